@@ -1,0 +1,3 @@
+from tradewarden.cli import main
+
+raise SystemExit(main())

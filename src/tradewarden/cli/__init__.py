@@ -1,0 +1,45 @@
+"""The ``tradewarden`` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules that each expose ``register(subparsers)``; order is the order shown in --help.
+_COMMAND_MODULES = (
+    "tradewarden.cli.run",
+    "tradewarden.cli.db",
+    "tradewarden.cli.users",
+    "tradewarden.cli.paper",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tradewarden",
+        description="Order management and trade monitoring for Indian markets.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in _COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+class CliError(Exception):
+    """A user-facing command failure: printed as ``error: …`` with exit code 2."""

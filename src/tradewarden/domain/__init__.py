@@ -1,0 +1,1 @@
+"""Pure domain model: orders, statuses, transitions, events, instruments, money. No I/O."""
