@@ -1,0 +1,1 @@
+"""HTTP API: OpenAlgo-compatible routes, the native API, webhooks, health and metrics."""

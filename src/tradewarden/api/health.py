@@ -1,0 +1,48 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from tradewarden import __version__
+from tradewarden.services import Services
+
+router = APIRouter(tags=["health"])
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    """200 once the engine has started; 503 while starting or stopping."""
+    services = _services(request)
+    if not services.ready:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """200 when the engine is ready and the database answers; 503 otherwise."""
+    services = _services(request)
+    checks = {"engine": services.ready, "database": await _database_answers(services)}
+    ok = all(checks.values())
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                        status_code=200 if ok else 503)
+
+
+async def _database_answers(services: Services) -> bool:
+    def ping() -> bool:
+        with services.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+
+    try:
+        return await services.db.run(ping)
+    except Exception:
+        return False

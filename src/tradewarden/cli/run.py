@@ -1,0 +1,58 @@
+"""``tradewarden run``: API, web UI and engine in one process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+import uvicorn
+
+from tradewarden.api.app import create_app
+from tradewarden.bootstrap import BootstrapError, ensure_first_start
+from tradewarden.cli import CliError
+from tradewarden.cli.common import (
+    add_database_options,
+    configure_logging,
+    open_database,
+    settings_from,
+)
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run", help="start the service (API + dashboard + engine)"
+    )
+    parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="listen port (default 8000)")
+    add_database_options(parser)
+    parser.add_argument("--paper-url", default=None,
+                        help="use a standalone paper broker at this URL instead of in-process")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = settings_from(args, host=args.host, port=args.port, paper_url=args.paper_url)
+    configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    with open_database(settings) as db:
+        try:
+            created = ensure_first_start(db, admin_key)
+        except BootstrapError as exc:
+            raise CliError(str(exc)) from exc
+    if created is not None:
+        print(f"First start: created user '{created.username}' and paper account "
+              f"'{created.account}'.", flush=True)
+        if created.api_key is not None:
+            print("Admin API key (shown once, store it now):", flush=True)
+            print(created.api_key, flush=True)
+        else:
+            print("Admin API key: taken from TRADEWARDEN_ADMIN_API_KEY.", flush=True)
+    log.info("listening on http://%s:%s (database %s)", settings.host, settings.port,
+             settings.resolved_database_url.split("@")[-1])
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower(), lifespan="on")
+    return 0

@@ -1,0 +1,108 @@
+"""``tradewarden users create``, ``apikeys create`` and ``accounts add``."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any
+
+from tradewarden.cli import CliError
+from tradewarden.cli.common import add_database_options, open_database, settings_from
+from tradewarden.domain.money import MoneyError, to_decimal
+from tradewarden.security import hash_password
+from tradewarden.store.repositories import Accounts, ApiKeys, RepositoryError, Users
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def register(subparsers: Any) -> None:
+    users = subparsers.add_parser("users", help="manage users")
+    users_actions = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    create = users_actions.add_parser("create", help="create a user")
+    create.add_argument("name")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the dashboard password from standard input")
+    create.add_argument("--admin", action="store_true", help="make the user an administrator")
+    add_database_options(create)
+    create.set_defaults(handler=_create_user)
+
+    keys = subparsers.add_parser("apikeys", help="manage API keys")
+    keys_actions = keys.add_subparsers(dest="apikeys_command", metavar="ACTION", required=True)
+    key_create = keys_actions.add_parser("create", help="create an API key (printed once)")
+    key_create.add_argument("--user", required=True)
+    key_create.add_argument("--name", default="default", help="a label for the key")
+    add_database_options(key_create)
+    key_create.set_defaults(handler=_create_key)
+
+    accounts = subparsers.add_parser("accounts", help="manage broker accounts")
+    account_actions = accounts.add_subparsers(dest="accounts_command", metavar="ACTION",
+                                              required=True)
+    add = account_actions.add_parser("add", help="add a broker account to a user")
+    add.add_argument("--user", required=True)
+    add.add_argument("--broker", required=True, help="broker adapter (paper)")
+    add.add_argument("--name", required=True, help="account name (paper: broker-side id)")
+    add.add_argument("--cash", default=None, help="starting cash for a paper account")
+    add_database_options(add)
+    add.set_defaults(handler=_add_account)
+
+
+def _valid_name(kind: str, name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise CliError(f"invalid {kind} name {name!r}: use 1-64 letters, digits, '_', '.', '-'")
+    return name
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    name = _valid_name("user", args.name)
+    password_hash = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise CliError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        password_hash = hash_password(password)
+    with open_database(settings_from(args)) as db:
+        try:
+            with db.transaction() as session:
+                Users(session).create(name, password_hash=password_hash, is_admin=args.admin)
+        except RepositoryError as exc:
+            raise CliError(str(exc)) from exc
+    print(f"created user {name}")
+    return 0
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    with open_database(settings_from(args)) as db:
+        try:
+            with db.transaction() as session:
+                user = Users(session).require(args.user)
+                issued = ApiKeys(session).create(user, name=args.name)
+        except RepositoryError as exc:
+            raise CliError(str(exc)) from exc
+    print(f"API key for {args.user} (shown once, store it now):")
+    print(issued.key)
+    return 0
+
+
+def _add_account(args: argparse.Namespace) -> int:
+    name = _valid_name("account", args.name)
+    cash = None
+    if args.cash is not None:
+        try:
+            cash = to_decimal(args.cash)
+        except MoneyError as exc:
+            raise CliError(f"invalid --cash: {exc}") from exc
+        if cash < 0:
+            raise CliError("--cash must not be negative")
+    with open_database(settings_from(args)) as db:
+        try:
+            with db.transaction() as session:
+                user = Users(session).require(args.user)
+                account = Accounts(session).add(user, broker=args.broker, name=name,
+                                                initial_cash=cash)
+                account_id = account.id
+        except RepositoryError as exc:
+            raise CliError(str(exc)) from exc
+    print(f"added {args.broker} account {name} (id {account_id}) for {args.user}")
+    return 0

@@ -1,0 +1,83 @@
+"""One settings object: defaults < ``tradewarden.toml`` < ``TRADEWARDEN_*`` env < CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "TRADEWARDEN_CONFIG"
+DEFAULT_CONFIG_FILE = "tradewarden.toml"
+
+
+class Settings(BaseSettings):
+    """Every tunable of a Tradewarden process.
+
+    Precedence (lowest to highest): field defaults, the TOML file (``tradewarden.toml`` in the
+    working directory, or the path in ``TRADEWARDEN_CONFIG``), ``TRADEWARDEN_*`` environment
+    variables, and keyword arguments (the CLI passes its flags that way).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TRADEWARDEN_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".tradewarden"), description="Where state files live.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/tradewarden.db"
+    )
+    paper_url: str | None = Field(
+        default=None, description="Standalone paper broker URL; default: in-process simulator."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_api_key: SecretStr | None = Field(
+        default=None, description="Becomes the admin's API key on first start (automation)."
+    )
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=8, ge=1, le=128)
+    dedupe_window_s: float = Field(default=5.0, ge=0)
+    monitor_interval_s: float = Field(default=5.0, gt=0)
+    monitor_idle_interval_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tradewarden.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, letting non-None ``overrides`` (CLI flags) win over everything else."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

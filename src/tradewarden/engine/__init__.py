@@ -1,0 +1,1 @@
+"""The engine: ledger, intake, guards, executor, reconciler, trades, scheduler."""

@@ -1,0 +1,245 @@
+"""The ledger: the only writer of order state (BRIEF §1.2).
+
+Every change to an order is an event. ``apply`` loads the order, asks the pure domain
+(``domain.lifecycle.apply_event``) for the new state, and writes the new order row and the event
+row in one transaction, guarded by the order's ``version`` (optimistic concurrency). Only after
+the commit is the event published on the bus. Refusals are logged with order id, from, to and
+source, and write nothing.
+
+Callers that must record orders together with other rows (an alert and all its legs) use the
+``*_in_session`` methods inside their own transaction and call ``publish`` after committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
+from tradewarden.domain.lifecycle import InvalidEvent, TransitionRefused, apply_event
+from tradewarden.domain.orders import Order
+from tradewarden.domain.statuses import OrderStatus
+from tradewarden.engine.bus import EventBus
+from tradewarden.store.db import Database
+from tradewarden.store.order_mapping import order_from_row, order_values
+from tradewarden.store.tables import FillRow, OrderEventRow, OrderRow
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICT_RETRIES = 20
+
+
+class LedgerError(Exception):
+    """Base class of ledger failures."""
+
+
+class OrderNotFound(LedgerError):
+    """No order with that id (for that user)."""
+
+
+class ConcurrencyConflict(LedgerError):
+    """The order changed since it was read (its version moved on)."""
+
+
+class DuplicateFill(InvalidEvent):
+    """Every fill in the event is already recorded and nothing else changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEvent:
+    """A committed event and the order state it produced; what the bus carries."""
+
+    order: Order
+    event_id: int
+    sequence: int
+    type: EventType
+    source: EventSource
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """Applies order events durably and publishes them once committed."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus[AppliedEvent] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.bus: EventBus[AppliedEvent] = bus or EventBus()
+        self._clock = clock
+
+    # --- async API (engine code) ------------------------------------------------------------
+
+    async def create(self, order: Order, *, source: EventSource = EventSource.SYSTEM,
+                     detail: dict[str, Any] | None = None) -> AppliedEvent:
+        """Record a new order (status ``created``) with its ``OrderCreated`` event."""
+        applied = await self.db.run(self._create_tx, order, source, detail or {})
+        self.publish([applied])
+        return applied
+
+    async def apply(self, order_id: str, event: OrderEvent, *,
+                    expected_version: int | None = None) -> AppliedEvent:
+        """Apply ``event`` to the order and return the committed result.
+
+        With ``expected_version`` the call fails with ``ConcurrencyConflict`` if the order moved
+        on; without it, a concurrent change makes the ledger re-read and re-validate the order.
+        Raises ``TransitionRefused``/``InvalidEvent`` (nothing written) or ``OrderNotFound``.
+        """
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            try:
+                applied = await self.db.run(self._apply_tx, order_id, event, expected_version)
+            except ConcurrencyConflict:
+                if expected_version is not None or attempt == MAX_CONFLICT_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.001 * (attempt + 1))
+                continue
+            self.publish([applied])
+            return applied
+        raise AssertionError("unreachable")
+
+    def publish(self, applied: Iterable[AppliedEvent]) -> None:
+        """Hand committed events to the bus (call only after the transaction committed)."""
+        for item in applied:
+            self.bus.publish(item)
+
+    # --- transactional building blocks ------------------------------------------------------
+
+    def _create_tx(self, order: Order, source: EventSource, detail: dict[str, Any]) -> AppliedEvent:
+        with self.db.transaction() as session:
+            return self.create_in_session(session, order, source=source, detail=detail)
+
+    def _apply_tx(self, order_id: str, event: OrderEvent,
+                  expected_version: int | None) -> AppliedEvent:
+        with self.db.transaction() as session:
+            return self.apply_in_session(session, order_id, event,
+                                         expected_version=expected_version)
+
+    def create_in_session(self, session: Session, order: Order, *,
+                          source: EventSource = EventSource.SYSTEM,
+                          detail: dict[str, Any] | None = None) -> AppliedEvent:
+        """Insert ``order`` as ``created`` (version 1) plus its ``OrderCreated`` event."""
+        if order.status is not OrderStatus.CREATED or order.version != 0:
+            raise InvalidEvent("a new order must be in status created with version 0")
+        now = self._clock()
+        order.created_at = order.updated_at = now
+        order.version = 1
+        session.add(OrderRow(**order_values(order)))
+        payload = _creation_payload(order)
+        if detail:
+            payload["detail"] = detail
+        session.flush()
+        return self._insert_event(session, order, EventType.ORDER_CREATED, source, None,
+                                  OrderStatus.CREATED, payload, now)
+
+    def apply_in_session(self, session: Session, order_id: str, event: OrderEvent, *,
+                         expected_version: int | None = None) -> AppliedEvent:
+        """Validate and write one event inside the caller's transaction (no commit, no publish)."""
+        row = session.get(OrderRow, order_id, populate_existing=True)
+        if row is None:
+            raise OrderNotFound(order_id)
+        current = order_from_row(row)
+        if expected_version is not None and current.version != expected_version:
+            raise ConcurrencyConflict(
+                f"order {order_id} is at version {current.version}, expected {expected_version}"
+            )
+        event = self._without_recorded_fills(session, current, event)
+        now = self._clock()
+        try:
+            transition = apply_event(current, event, now)
+        except TransitionRefused as refused:
+            log.warning(
+                "transition refused: order=%s from=%s to=%s event=%s source=%s",
+                order_id, refused.from_status.value,
+                refused.to_status.value if refused.to_status else "-",
+                event.type.value, event.source.value,
+            )
+            raise
+        except InvalidEvent as invalid:
+            log.warning("event refused: order=%s status=%s event=%s source=%s: %s",
+                        order_id, current.status.value, event.type.value, event.source.value,
+                        invalid)
+            raise
+        new = transition.order
+        result = session.execute(
+            update(OrderRow)
+            .where(OrderRow.id == order_id, OrderRow.version == current.version)
+            .values(**{k: v for k, v in order_values(new).items() if k != "id"})
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrencyConflict(f"order {order_id} changed concurrently")
+        for fill in event.fills:
+            session.add(FillRow(order_id=order_id, user_id=new.user_id,
+                                account_id=new.account_id, broker_fill_id=fill.fill_id,
+                                quantity=fill.quantity, price=fill.price,
+                                filled_at=fill.filled_at, created_at=now))
+        return self._insert_event(session, new, event.type, event.source,
+                                  transition.from_status, transition.to_status,
+                                  transition.payload, now)
+
+    def _without_recorded_fills(self, session: Session, order: Order,
+                                event: OrderEvent) -> OrderEvent:
+        """Drop fills already stored (fills are de-duplicated by broker fill id per account)."""
+        if not event.fills:
+            return event
+        ids = [f.fill_id for f in event.fills]
+        known = set(session.scalars(
+            select(FillRow.broker_fill_id).where(
+                FillRow.account_id == order.account_id, FillRow.broker_fill_id.in_(ids))
+        ))
+        if not known:
+            return event
+        fresh: tuple[FillData, ...] = tuple(f for f in event.fills if f.fill_id not in known)
+        no_progress = (event.filled_quantity is None
+                       or event.filled_quantity <= order.filled_quantity)
+        if not fresh and no_progress:
+            raise DuplicateFill(f"order {order.id}: fills {sorted(known)} already recorded")
+        return replace(event, fills=fresh)
+
+    def _insert_event(self, session: Session, order: Order, event_type: EventType,
+                      source: EventSource, from_status: OrderStatus | None,
+                      to_status: OrderStatus, payload: dict[str, Any],
+                      now: datetime) -> AppliedEvent:
+        row = OrderEventRow(order_id=order.id, user_id=order.user_id, sequence=order.version,
+                            type=event_type.value, source=source.value,
+                            from_status=from_status.value if from_status else None,
+                            to_status=to_status.value, payload=payload, created_at=now)
+        session.add(row)
+        session.flush()
+        return AppliedEvent(order=order, event_id=row.id, sequence=row.sequence, type=event_type,
+                            source=source, from_status=from_status, to_status=to_status,
+                            payload=payload, created_at=now)
+
+
+def _creation_payload(order: Order) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "client_order_id": order.client_order_id,
+        "exchange": order.exchange,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "quantity": order.quantity,
+        "order_type": order.order_type.value,
+        "product": order.product.value,
+        "origin": order.origin.value,
+    }
+    if order.price is not None:
+        payload["price"] = str(order.price)
+    if order.trigger_price is not None:
+        payload["trigger_price"] = str(order.trigger_price)
+    return payload

@@ -1,0 +1,84 @@
+"""Translate between the domain ``Order`` and the ``orders`` row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradewarden.domain.orders import (
+    CancelledBy,
+    ExecutionType,
+    Order,
+    OrderType,
+    Origin,
+    Product,
+    Side,
+    Validity,
+    Variety,
+)
+from tradewarden.domain.statuses import OrderStatus
+from tradewarden.store.tables import OrderRow
+
+# Columns copied verbatim between the two shapes (enums are stored as their string values).
+_COLUMNS = (
+    "id", "user_id", "account_id", "strategy_id", "strategy_label", "client_order_id",
+    "idempotency_key", "broker_order_id", "exchange", "symbol", "side", "quantity",
+    "filled_quantity", "average_price", "order_type", "product", "price", "trigger_price",
+    "variety", "validity", "status", "prior_status", "broker_status", "reason_code", "reason",
+    "rejection_reason", "cancelled_by", "origin", "execution_type", "retry_count",
+    "first_failed_at", "last_retry_at", "next_retry_at", "last_status_check_at", "created_at",
+    "updated_at", "closed_at", "version", "extra",
+)  # fmt: skip
+
+
+def order_values(order: Order) -> dict[str, Any]:
+    """Column values for ``order`` (enums as plain strings)."""
+    values: dict[str, Any] = {}
+    for name in _COLUMNS:
+        value = getattr(order, name)
+        values[name] = value.value if hasattr(value, "value") else value
+    return values
+
+
+def order_from_row(row: OrderRow) -> Order:
+    """The domain order held in ``row``."""
+    return Order(
+        id=row.id,
+        user_id=row.user_id,
+        account_id=row.account_id,
+        strategy_id=row.strategy_id,
+        strategy_label=row.strategy_label,
+        client_order_id=row.client_order_id,
+        idempotency_key=row.idempotency_key,
+        broker_order_id=row.broker_order_id,
+        exchange=row.exchange,
+        symbol=row.symbol,
+        side=Side(row.side),
+        quantity=row.quantity,
+        filled_quantity=row.filled_quantity,
+        average_price=row.average_price,
+        order_type=OrderType(row.order_type),
+        product=Product(row.product),
+        price=row.price,
+        trigger_price=row.trigger_price,
+        variety=Variety(row.variety),
+        validity=Validity(row.validity),
+        status=OrderStatus(row.status),
+        prior_status=OrderStatus(row.prior_status) if row.prior_status else None,
+        broker_status=row.broker_status,
+        reason_code=row.reason_code,
+        reason=row.reason,
+        rejection_reason=row.rejection_reason,
+        cancelled_by=CancelledBy(row.cancelled_by) if row.cancelled_by else None,
+        origin=Origin(row.origin),
+        execution_type=ExecutionType(row.execution_type),
+        retry_count=row.retry_count,
+        first_failed_at=row.first_failed_at,
+        last_retry_at=row.last_retry_at,
+        next_retry_at=row.next_retry_at,
+        last_status_check_at=row.last_status_check_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        closed_at=row.closed_at,
+        version=row.version,
+        extra=dict(row.extra or {}),
+    )

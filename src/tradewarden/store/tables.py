@@ -1,0 +1,211 @@
+"""SQLAlchemy table definitions. Alembic migrations must match these (``alembic check``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tradewarden.store.types import Money, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT primary keys on PostgreSQL, INTEGER (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64), default="default")
+    prefix: Mapped[str] = mapped_column(String(16))  # shown to the user to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BrokerAccount(Base):
+    __tablename__ = "broker_accounts"
+    __table_args__ = (UniqueConstraint("broker", "name", name="uq_broker_accounts_broker_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    broker: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))  # for paper: the broker-side account id
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    initial_cash: Mapped[Decimal | None] = mapped_column(Money)
+    kill_switch: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Strategy(Base):
+    __tablename__ = "strategies"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_strategies_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broker_accounts.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    webhook_token: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_secret: Mapped[str] = mapped_column(Text)  # encrypted at rest (notify/crypto later)
+    mode: Mapped[str] = mapped_column(String(8), default="both")  # long, short, both
+    position_guards: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_amo: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Everything else of BRIEF §3.5 (sizing, limits, risk defaults, windows) as one document,
+    # validated by the strategy schema; columns are added when a query needs them.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_idempotency_key"),
+        Index("ix_orders_user_created", "user_id", "created_at"),
+        Index("ix_orders_user_status_created", "user_id", "status", "created_at"),
+        Index("ix_orders_user_symbol_created", "user_id", "symbol", "created_at"),
+        Index("ix_orders_user_strategy_created", "user_id", "strategy_id", "created_at"),
+        Index("ix_orders_user_origin_created", "user_id", "origin", "created_at"),
+        Index("ix_orders_user_reason_created", "user_id", "reason_code", "created_at"),
+        Index("ix_orders_account_status", "account_id", "status"),
+        Index("ix_orders_account_broker_order", "account_id", "broker_order_id"),
+        Index("ix_orders_status_next_retry", "status", "next_retry_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
+    strategy_id: Mapped[int | None] = mapped_column(ForeignKey("strategies.id"))
+    strategy_label: Mapped[str | None] = mapped_column(String(64))
+    client_order_id: Mapped[str] = mapped_column(String(32), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    broker_order_id: Mapped[str | None] = mapped_column(String(64))
+    exchange: Mapped[str] = mapped_column(String(8))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(Integer)
+    filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    average_price: Mapped[Decimal] = mapped_column(Money)
+    order_type: Mapped[str] = mapped_column(String(8))
+    product: Mapped[str] = mapped_column(String(8))
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    trigger_price: Mapped[Decimal | None] = mapped_column(Money)
+    variety: Mapped[str] = mapped_column(String(8))
+    validity: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20))
+    prior_status: Mapped[str | None] = mapped_column(String(20))
+    broker_status: Mapped[str | None] = mapped_column(String(64))
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_by: Mapped[str | None] = mapped_column(String(8))
+    origin: Mapped[str] = mapped_column(String(16))
+    execution_type: Mapped[str] = mapped_column(String(8))
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OrderEventRow(Base):
+    """The immutable audit trail: one row per applied event, numbered per order."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sequence", name="uq_order_events_order_sequence"),
+        Index("ix_order_events_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+    __table_args__ = (
+        UniqueConstraint("account_id", "broker_fill_id", name="uq_fills_account_fill"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
+    broker_fill_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Money)
+    filled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One scheduled job's run for one trading day; the unique key makes jobs run once."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "trading_day", name="uq_job_runs_job_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    trading_day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # running, done, failed
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
