@@ -111,6 +111,7 @@ def apply_event(order: Order, event: OrderEvent, now: datetime) -> Transition:
         new.closed_at = None
     new.updated_at = now
     new.version = order.version + 1
+    _check_quantities(new)
     return Transition(order=new, from_status=from_status, to_status=to_status, payload=payload)
 
 
@@ -300,6 +301,19 @@ _HANDLERS = {
     E.ORDER_CANCEL_REQUESTED: _on_request,
     E.ORDER_MODIFY_REQUESTED: _on_request,
 }
+
+
+def _check_quantities(order: Order) -> None:
+    """Status and filled quantity must tell the same story."""
+    filled, total = order.filled_quantity, order.quantity
+    if not 0 <= filled <= total:
+        raise InvalidEvent(f"filled quantity {filled} outside 0..{total}")
+    if order.status is S.FILLED and filled != total:
+        raise InvalidEvent(f"filled status with {filled} of {total} filled")
+    if order.status is S.PARTIALLY_FILLED and not 0 < filled < total:
+        raise InvalidEvent(f"partially_filled status with {filled} of {total} filled")
+    if order.status in (S.CREATED, S.SUBMITTING, S.OPEN) and filled:
+        raise InvalidEvent(f"{order.status.value} status but {filled} already filled")
 
 
 # --- helpers --------------------------------------------------------------------------------
