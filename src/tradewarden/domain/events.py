@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from tradewarden.domain.orders import CancelledBy
+from tradewarden.domain.orders import CancelledBy, Variety
 from tradewarden.domain.reasons import ReasonCode
 
 
@@ -75,4 +75,5 @@ class OrderEvent:
     trigger_price: Decimal | None = None
     quantity: int | None = None
     next_retry_at: datetime | None = None
+    variety: Variety | None = None  # OrderSubmitted: sent as AMO or regular
     detail: dict[str, Any] = field(default_factory=dict)

@@ -144,6 +144,9 @@ def _on_submitted(order: Order, event: OrderEvent, payload: dict[str, Any], now:
         payload["previous_client_order_id"] = order.client_order_id
         order.client_order_id = event.client_order_id
     payload["client_order_id"] = order.client_order_id
+    if event.variety is not None and event.variety is not order.variety:
+        payload["variety"] = {"old": order.variety.value, "new": event.variety.value}
+        order.variety = event.variety
     if order.status is S.RETRY_PENDING:
         order.retry_count += 1
         order.last_retry_at = now

@@ -1,0 +1,163 @@
+"""Intake: the one entry point that turns signals into orders (BRIEF §1.1, §3.3).
+
+1. Every intent is recorded as a ``created`` order (with its ``OrderCreated`` event) in one
+   transaction — durable before anything else happens.
+2. The guards decide each order in a second transaction; a denial is an ``OrderDenied`` event
+   with a reason code, so a denied order stays visible.
+3. Allowed orders are handed to the executor.
+
+A crash between 1 and 2 leaves ``created`` orders, which ``recover`` guards again at startup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tradewarden.brokers.base import MarketSession
+from tradewarden.brokers.instruments import InstrumentMaster
+from tradewarden.domain.events import EventSource, EventType, OrderEvent
+from tradewarden.domain.instruments import InstrumentKey
+from tradewarden.domain.intents import OrderIntent
+from tradewarden.domain.orders import Order, new_client_order_id, new_order_id
+from tradewarden.domain.statuses import OrderStatus
+from tradewarden.engine.guards import Guards, GuardSettings, Verdict
+from tradewarden.engine.ledger import AppliedEvent, Ledger, utcnow
+from tradewarden.store.order_mapping import order_from_row
+from tradewarden.store.tables import OrderRow
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOutcome:
+    """What became of one intent: the order and, if denied, why."""
+
+    order: Order
+
+    @property
+    def denied(self) -> bool:
+        return self.order.status is OrderStatus.DENIED
+
+    @property
+    def reason(self) -> str | None:
+        return self.order.reason
+
+
+class Intake:
+    """Records intents durably, guards them and passes the allowed ones on."""
+
+    def __init__(self, ledger: Ledger, master: InstrumentMaster,
+                 market: Callable[[int], object] | None = None,
+                 dedupe_window_s: float = 5.0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.ledger = ledger
+        self.master = master
+        self.guard_settings = GuardSettings(dedupe_window=timedelta(seconds=dedupe_window_s))
+        self._clock = clock
+        self._listeners: list[Callable[[Order], None]] = []
+
+    def on_allowed(self, listener: Callable[[Order], None]) -> None:
+        """Register who receives orders that passed the guards (the executor)."""
+        self._listeners.append(listener)
+
+    async def submit(self, user_id: int, intents: Sequence[OrderIntent],
+                     market: MarketSession | None) -> list[IntakeOutcome]:
+        """Record, guard and dispatch ``intents`` (all legs of one signal) for ``user_id``."""
+        orders = [self._order_for(user_id, intent) for intent in intents]
+        created = await self.ledger.db.run(self._record, orders)
+        self.ledger.publish(created)
+        return await self.guard([a.order for a in created], intents, market)
+
+    async def guard(self, orders: Sequence[Order], intents: Sequence[OrderIntent] | None,
+                    market: MarketSession | None) -> list[IntakeOutcome]:
+        """Run the guards over recorded ``created`` orders and dispatch the allowed ones."""
+        applied = await self.ledger.db.run(self._guard_all, list(orders), intents, market)
+        self.ledger.publish(a for a in applied if a.type is not EventType.ORDER_CREATED)
+        outcomes = [IntakeOutcome(a.order) for a in applied]
+        for outcome in outcomes:
+            if not outcome.denied:
+                for listener in self._listeners:
+                    listener(outcome.order)
+        return outcomes
+
+    async def recover(self, market: MarketSession | None) -> list[IntakeOutcome]:
+        """Guard every order a crash left in ``created`` (startup path)."""
+        def load() -> list[Order]:
+            with self.ledger.db.transaction() as session:
+                rows = session.scalars(select(OrderRow)
+                                       .where(OrderRow.status == OrderStatus.CREATED.value)
+                                       .order_by(OrderRow.id))
+                return [order_from_row(row) for row in rows]
+
+        pending = await self.ledger.db.run(load)
+        return await self.guard(pending, None, market) if pending else []
+
+    # --- transactions -------------------------------------------------------------------
+
+    def _order_for(self, user_id: int, intent: OrderIntent) -> Order:
+        now = self._clock()
+        key = InstrumentKey.of(intent.exchange, intent.symbol)
+        extra = dict(intent.extra)
+        extra["position_guards"] = intent.position_guards
+        extra["allow_amo"] = intent.allow_amo
+        return Order(
+            id=new_order_id(), user_id=user_id, account_id=intent.account_id,
+            client_order_id=new_client_order_id(), exchange=key.exchange, symbol=key.symbol,
+            side=intent.side, quantity=intent.quantity, order_type=intent.order_type,
+            product=intent.product, price=intent.price, trigger_price=intent.trigger_price,
+            variety=intent.variety, validity=intent.validity, origin=intent.origin,
+            execution_type=intent.execution_type, strategy_id=intent.strategy_id,
+            strategy_label=intent.strategy_label, idempotency_key=intent.idempotency_key,
+            created_at=now, updated_at=now, extra=extra,
+        )
+
+    def _record(self, orders: list[Order]) -> list[AppliedEvent]:
+        with self.ledger.db.transaction() as session:
+            results = []
+            for order in orders:
+                if order.idempotency_key and self._key_taken(session, order):
+                    order.extra["duplicate_idempotency_key"] = order.idempotency_key
+                    order.idempotency_key = None
+                results.append(self.ledger.create_in_session(session, order))
+            return results
+
+    @staticmethod
+    def _key_taken(session: Session, order: Order) -> bool:
+        return session.scalar(select(OrderRow.id).where(
+            OrderRow.user_id == order.user_id,
+            OrderRow.idempotency_key == order.idempotency_key)) is not None
+
+    def _guard_all(self, orders: list[Order], intents: Sequence[OrderIntent] | None,
+                   market: MarketSession | None) -> list[AppliedEvent]:
+        results: list[AppliedEvent] = []
+        with self.ledger.db.transaction() as session:
+            guards = Guards(session, self.master, market, self.guard_settings, self._clock())
+            for order in orders:
+                verdict = guards.check(
+                    order,
+                    position_guards=bool(order.extra.get("position_guards")),
+                    allow_amo=bool(order.extra.get("allow_amo")),
+                )
+                results.append(self._apply_verdict(session, order, verdict))
+        return results
+
+    def _apply_verdict(self, session: Session, order: Order, verdict: Verdict) -> AppliedEvent:
+        if verdict.denial is not None:
+            return self.ledger.apply_in_session(session, order.id, OrderEvent(
+                EventType.ORDER_DENIED, EventSource.SYSTEM,
+                reason_code=verdict.denial.code, reason=verdict.denial.reason))
+        return _unchanged(order)
+
+
+def _unchanged(order: Order) -> AppliedEvent:
+    """A stand-in result for an order the guards let through (no event is written).
+
+    Whether it goes out as AMO is decided by the executor at submission time, from the market
+    session then and the order's ``allow_amo`` flag, and recorded in ``OrderSubmitted``.
+    """
+    return AppliedEvent(order=order, event_id=0, sequence=order.version,
+                        type=EventType.ORDER_CREATED, source=EventSource.SYSTEM, from_status=None,
+                        to_status=order.status, payload={}, created_at=order.created_at)
