@@ -21,6 +21,9 @@ from tradewarden.domain.statuses import FINAL_STATUSES, PENDING_STATUSES, OrderS
 S = OrderStatus
 E = EventType
 
+#: ``Order.extra`` key listing the client order ids (broker tags) of earlier attempts.
+PREVIOUS_TAGS = "previous_client_order_ids"
+
 
 class DomainError(Exception):
     """Base class for refusals raised by the pure domain."""
@@ -142,6 +145,8 @@ def _on_denied(order: Order, event: OrderEvent, payload: dict[str, Any], now: da
 def _on_submitted(order: Order, event: OrderEvent, payload: dict[str, Any], now: datetime) -> None:
     if event.client_order_id is not None and event.client_order_id != order.client_order_id:
         payload["previous_client_order_id"] = order.client_order_id
+        previous = [str(tag) for tag in _as_list(order.extra.get(PREVIOUS_TAGS))]
+        order.extra[PREVIOUS_TAGS] = [*previous, order.client_order_id]
         order.client_order_id = event.client_order_id
     payload["client_order_id"] = order.client_order_id
     if event.variety is not None and event.variety is not order.variety:
@@ -333,6 +338,10 @@ def _set_reason(order: Order, code: ReasonCode, reason: str | None,
 def _clear_reason(order: Order) -> None:
     order.reason_code = None
     order.reason = None
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 def _str(value: object) -> str | int | None:

@@ -11,7 +11,7 @@ A crash between 1 and 2 leaves ``created`` orders, which ``recover`` guards agai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,11 +50,12 @@ class Intake:
     """Records intents durably, guards them and passes the allowed ones on."""
 
     def __init__(self, ledger: Ledger, master: InstrumentMaster,
-                 market: Callable[[int], object] | None = None,
+                 market: Callable[[int], Awaitable[MarketSession | None]],
                  dedupe_window_s: float = 5.0,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.ledger = ledger
         self.master = master
+        self.market = market
         self.guard_settings = GuardSettings(dedupe_window=timedelta(seconds=dedupe_window_s))
         self._clock = clock
         self._listeners: list[Callable[[Order], None]] = []
@@ -63,18 +64,18 @@ class Intake:
         """Register who receives orders that passed the guards (the executor)."""
         self._listeners.append(listener)
 
-    async def submit(self, user_id: int, intents: Sequence[OrderIntent],
-                     market: MarketSession | None) -> list[IntakeOutcome]:
+    async def submit(self, user_id: int, intents: Sequence[OrderIntent]) -> list[IntakeOutcome]:
         """Record, guard and dispatch ``intents`` (all legs of one signal) for ``user_id``."""
         orders = [self._order_for(user_id, intent) for intent in intents]
         created = await self.ledger.db.run(self._record, orders)
         self.ledger.publish(created)
-        return await self.guard([a.order for a in created], intents, market)
+        return await self.guard([a.order for a in created])
 
-    async def guard(self, orders: Sequence[Order], intents: Sequence[OrderIntent] | None,
-                    market: MarketSession | None) -> list[IntakeOutcome]:
+    async def guard(self, orders: Sequence[Order]) -> list[IntakeOutcome]:
         """Run the guards over recorded ``created`` orders and dispatch the allowed ones."""
-        applied = await self.ledger.db.run(self._guard_all, list(orders), intents, market)
+        markets = {account: await self.market(account)
+                   for account in {order.account_id for order in orders}}
+        applied = await self.ledger.db.run(self._guard_all, list(orders), markets)
         self.ledger.publish(a for a in applied if a.type is not EventType.ORDER_CREATED)
         outcomes = [IntakeOutcome(a.order) for a in applied]
         for outcome in outcomes:
@@ -83,7 +84,7 @@ class Intake:
                     listener(outcome.order)
         return outcomes
 
-    async def recover(self, market: MarketSession | None) -> list[IntakeOutcome]:
+    async def recover(self) -> list[IntakeOutcome]:
         """Guard every order a crash left in ``created`` (startup path)."""
         def load() -> list[Order]:
             with self.ledger.db.transaction() as session:
@@ -93,7 +94,7 @@ class Intake:
                 return [order_from_row(row) for row in rows]
 
         pending = await self.ledger.db.run(load)
-        return await self.guard(pending, None, market) if pending else []
+        return await self.guard(pending) if pending else []
 
     # --- transactions -------------------------------------------------------------------
 
@@ -130,12 +131,14 @@ class Intake:
             OrderRow.user_id == order.user_id,
             OrderRow.idempotency_key == order.idempotency_key)) is not None
 
-    def _guard_all(self, orders: list[Order], intents: Sequence[OrderIntent] | None,
-                   market: MarketSession | None) -> list[AppliedEvent]:
+    def _guard_all(self, orders: list[Order],
+                   markets: dict[int, MarketSession | None]) -> list[AppliedEvent]:
         results: list[AppliedEvent] = []
+        now = self._clock()
         with self.ledger.db.transaction() as session:
-            guards = Guards(session, self.master, market, self.guard_settings, self._clock())
             for order in orders:
+                guards = Guards(session, self.master, markets.get(order.account_id),
+                                self.guard_settings, now)
                 verdict = guards.check(
                     order,
                     position_guards=bool(order.extra.get("position_guards")),

@@ -1,0 +1,114 @@
+"""API-key authentication with a failed-attempt limiter (BRIEF §4.2, §9).
+
+Keys arrive as ``X-API-Key``, ``Authorization: Bearer``, or (OpenAlgo routes) ``apikey`` in the
+JSON body. A successful lookup is cached for a few seconds; misses are never cached, so a key
+created by the CLI works at once. A client address with too many failures gets 429 for a while.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from tradewarden.security import hash_api_key
+from tradewarden.store.db import Database
+from tradewarden.store.repositories import ApiKeys
+
+CACHE_TTL_S = 5.0
+MAX_FAILURES = 10
+FAILURE_WINDOW_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated user behind a request."""
+
+    user_id: int
+    username: str
+    is_admin: bool
+
+
+class AuthError(Exception):
+    """Authentication failed: ``status`` is 401/403 (bad key) or 429 (too many failures)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def key_from_headers(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+class FailureLimiter:
+    """Counts failed attempts per client address in a sliding window."""
+
+    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+
+    def blocked(self, client: str) -> bool:
+        recent = self._recent(client)
+        return len(recent) >= self.limit
+
+    def record(self, client: str) -> None:
+        self._recent(client).append(time.monotonic())
+
+    def _recent(self, client: str) -> deque[float]:
+        window = self._failures.setdefault(client, deque())
+        cutoff = time.monotonic() - self.window_s
+        while window and window[0] < cutoff:
+            window.popleft()
+        if not window and len(self._failures) > 10_000:
+            self._failures.pop(client, None)
+            window = self._failures.setdefault(client, deque())
+        return window
+
+
+class Authenticator:
+    """Resolves API keys to callers."""
+
+    def __init__(self, db: Database, limiter: FailureLimiter | None = None) -> None:
+        self.db = db
+        self.limiter = limiter or FailureLimiter()
+        self._cache: dict[str, tuple[float, Caller]] = {}
+
+    async def authenticate(self, key: str | None, client: str, *,
+                           missing_status: int = 401) -> Caller:
+        if self.limiter.blocked(client):
+            raise AuthError(429, "too many failed authentication attempts; try again later")
+        if not key:
+            self.limiter.record(client)
+            raise AuthError(missing_status, "missing API key")
+        digest = hash_api_key(key)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        caller = await self.db.run(self._lookup, key)
+        if caller is None:
+            self.limiter.record(client)
+            raise AuthError(403, "invalid API key")
+        self._cache[digest] = (time.monotonic() + CACHE_TTL_S, caller)
+        return caller
+
+    def _lookup(self, key: str) -> Caller | None:
+        with self.db.transaction() as session:
+            user = ApiKeys(session).user_for_key(key)
+            if user is None:
+                return None
+            return Caller(user.id, user.username, user.is_admin)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

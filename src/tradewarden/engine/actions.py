@@ -1,0 +1,84 @@
+"""User actions on live orders: cancel and modify, through the ledger and the broker."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from tradewarden.brokers.base import ModifyRequest
+from tradewarden.brokers.errors import AmbiguousError, BrokerError, OrderNotFoundError
+from tradewarden.domain.events import EventSource, EventType, OrderEvent
+from tradewarden.domain.orders import CancelledBy, Order
+from tradewarden.domain.statuses import OrderStatus
+from tradewarden.engine.broker_view import CANCEL_REQUESTED_BY
+from tradewarden.engine.directory import BrokerDirectory
+from tradewarden.engine.ledger import AppliedEvent, Ledger
+
+log = logging.getLogger(__name__)
+
+S = OrderStatus
+E = EventType
+LIVE = (S.OPEN, S.PARTIALLY_FILLED)
+
+
+class ActionRefused(Exception):
+    """The action does not apply to the order in its current status (HTTP 409)."""
+
+
+class OrderActions:
+    """Cancel and modify, recorded as request events before the broker is asked."""
+
+    def __init__(self, ledger: Ledger, brokers: BrokerDirectory) -> None:
+        self.ledger = ledger
+        self.brokers = brokers
+
+    async def cancel(self, order: Order, *, by: CancelledBy = CancelledBy.USER) -> AppliedEvent:
+        """Cancel an order wherever it is: locally if never sent, else at the broker."""
+        if order.status in (S.CREATED,):
+            return await self.ledger.apply(order.id, OrderEvent(
+                E.ORDER_CANCELLED, EventSource.USER, cancelled_by=by,
+                reason="cancelled before it was sent"), expected_version=order.version)
+        if order.status in (S.RETRY_PENDING, S.FAILED):
+            return await self.ledger.apply(order.id, OrderEvent(
+                E.ORDER_DROPPED, EventSource.USER, cancelled_by=by,
+                reason="dropped from retry queue"), expected_version=order.version)
+        if order.status not in LIVE or order.broker_order_id is None:
+            raise ActionRefused(f"order {order.id} is {order.status.value}; it cannot be cancelled")
+        order.extra[CANCEL_REQUESTED_BY] = by.value
+        pending = await self.ledger.apply(order.id, OrderEvent(
+            E.ORDER_CANCEL_REQUESTED, EventSource.USER, detail={CANCEL_REQUESTED_BY: by.value}),
+            expected_version=order.version)
+        adapter = self.brokers.adapter(order.account_id)
+        try:
+            await adapter.cancel(order.broker_order_id)
+        except AmbiguousError as exc:
+            log.info("cancel of %s: outcome unknown (%s); the monitor will settle it",
+                     order.id, exc)
+            return pending
+        except (OrderNotFoundError, BrokerError) as exc:
+            return await self.ledger.apply(order.id, OrderEvent(
+                E.ORDER_CANCEL_REJECTED, EventSource.BROKER, detail={"error": str(exc)}))
+        return pending
+
+    async def modify(self, order: Order, *, quantity: int | None, price: Decimal | None,
+                     trigger_price: Decimal | None) -> AppliedEvent:
+        """Ask the broker to change a live order; the monitor confirms the new values."""
+        if order.status not in LIVE or order.broker_order_id is None:
+            raise ActionRefused(f"order {order.id} is {order.status.value}; it cannot be modified")
+        pending = await self.ledger.apply(order.id, OrderEvent(
+            E.ORDER_MODIFY_REQUESTED, EventSource.USER, quantity=quantity, price=price,
+            trigger_price=trigger_price), expected_version=order.version)
+        adapter = self.brokers.adapter(order.account_id)
+        try:
+            await adapter.modify(order.broker_order_id, ModifyRequest(
+                quantity=quantity, price=price, trigger_price=trigger_price))
+        except AmbiguousError as exc:
+            log.info("modify of %s: outcome unknown (%s)", order.id, exc)
+            return pending
+        except BrokerError as exc:
+            await self.ledger.apply(order.id, OrderEvent(
+                E.ORDER_MODIFY_REJECTED, EventSource.BROKER, detail={"error": str(exc)}))
+            raise ActionRefused(f"the broker refused the modification: {exc}") from exc
+        return await self.ledger.apply(order.id, OrderEvent(
+            E.ORDER_MODIFIED, EventSource.BROKER, quantity=quantity, price=price,
+            trigger_price=trigger_price))

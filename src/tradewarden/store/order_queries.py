@@ -1,0 +1,80 @@
+"""Listing and counting one user's orders with the native API's filters (BRIEF §4.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from tradewarden.store.tables import OrderRow, Strategy
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    statuses: tuple[str, ...] = ()
+    reason: str | None = None
+    symbol: str | None = None
+    strategy: str | None = None
+    origin: str | None = None
+    from_time: datetime | None = None
+    to_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[OrderRow]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def total_pages(self) -> int:
+        return (self.total + self.page_size - 1) // self.page_size if self.total else 0
+
+
+def _conditions(session: Session, user_id: int, f: OrderFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [OrderRow.user_id == user_id]
+    if f.statuses:
+        conditions.append(OrderRow.status.in_(f.statuses))
+    if f.reason:
+        conditions.append(OrderRow.reason_code == f.reason)
+    if f.symbol:
+        conditions.append(OrderRow.symbol == f.symbol.upper())
+    if f.origin:
+        conditions.append(OrderRow.origin == f.origin)
+    if f.from_time:
+        conditions.append(OrderRow.created_at >= f.from_time)
+    if f.to_time:
+        conditions.append(OrderRow.created_at < f.to_time)
+    if f.strategy:
+        named = select(Strategy.id).where(Strategy.user_id == user_id,
+                                          Strategy.name == f.strategy)
+        options: list[ColumnElement[bool]] = [OrderRow.strategy_label == f.strategy,
+                                              OrderRow.strategy_id.in_(named)]
+        if f.strategy.isdigit():
+            options.append(OrderRow.strategy_id == int(f.strategy))
+        conditions.append(or_(*options))
+    return conditions
+
+
+def list_orders(session: Session, user_id: int, f: OrderFilter, page: int,
+                page_size: int) -> Page:
+    """Newest first, ``page`` counted from 1."""
+    conditions = _conditions(session, user_id, f)
+    query: Select[OrderRow] = (
+        select(OrderRow).where(*conditions).order_by(OrderRow.created_at.desc(),
+                                                     OrderRow.id.desc())
+        .offset((page - 1) * page_size).limit(page_size))
+    items = list(session.scalars(query))
+    total = session.scalar(select(func.count()).select_from(OrderRow).where(*conditions)) or 0
+    return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+def status_counts(session: Session, user_id: int) -> dict[str, int]:
+    rows = session.execute(select(OrderRow.status, func.count()).where(
+        OrderRow.user_id == user_id).group_by(OrderRow.status)).all()
+    return {status: count for status, count in rows}
