@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tradewarden.api.auth import Authenticator
+from tradewarden.broker_setup import BrokerSetup
 from tradewarden.config import Settings
 from tradewarden.engine.ledger import Ledger
+from tradewarden.engine.runtime import Engine, EngineSettings
 from tradewarden.store.db import Database
 
 
@@ -16,14 +19,28 @@ class Services:
     settings: Settings
     db: Database
     ledger: Ledger
+    auth: Authenticator
+    engine: Engine
+    brokers: BrokerSetup
     ready: bool = False
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def open(cls, settings: Settings) -> Services:
+    def open(cls, settings: Settings, brokers: BrokerSetup,
+             engine_settings: EngineSettings | None = None) -> Services:
         db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
-        return cls(settings=settings, db=db, ledger=Ledger(db))
+        ledger = Ledger(db)
+        engine = Engine(ledger, brokers.factory, engine_settings or EngineSettings(
+            dedupe_window_s=settings.dedupe_window_s))
+        return cls(settings=settings, db=db, ledger=ledger, auth=Authenticator(db),
+                   engine=engine, brokers=brokers)
 
-    def close(self) -> None:
+    async def start(self) -> None:
+        await self.engine.start()
+        self.ready = True
+
+    async def stop(self) -> None:
         self.ready = False
+        await self.engine.stop()
+        await self.brokers.close()
         self.db.close()

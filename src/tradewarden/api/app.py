@@ -2,31 +2,68 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from tradewarden import __version__
-from tradewarden.api import health
+from tradewarden.api import health, orders
+from tradewarden.api.auth import AuthError
+from tradewarden.api.deps import auth_error_response
+from tradewarden.api.openalgo import books_router, placing_router
+from tradewarden.api.openalgo.common import OpenAlgoError, error_response
+from tradewarden.broker_setup import BrokerSetup, broker_setup
 from tradewarden.config import Settings
+from tradewarden.engine.runtime import EngineSettings
 from tradewarden.services import Services
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app; its lifespan opens the database and starts the engine."""
+
+def create_app(settings: Settings, brokers: BrokerSetup | None = None,
+               engine_settings: EngineSettings | None = None) -> FastAPI:
+    """Build the app; its lifespan opens the database and runs the engine."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.open(settings)
+        services = Services.open(settings, brokers or broker_setup(settings), engine_settings)
         app.state.services = services
         try:
-            services.ready = True
+            await services.start()
             yield
         finally:
-            services.close()
+            await services.stop()
 
     app = FastAPI(title="Tradewarden", version=__version__, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
     app.include_router(health.router)
+    app.include_router(orders.router)
+    app.include_router(placing_router)
+    app.include_router(books_router)
+    _install_error_handlers(app)
     return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OpenAlgoError)
+    async def _openalgo(_request: Request, exc: OpenAlgoError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(AuthError)
+    async def _auth(_request: Request, exc: AuthError) -> JSONResponse:
+        return auth_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                   for e in exc.errors()]
+        return JSONResponse({"detail": details}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"status": "error", "message": "internal error"}, status_code=500)

@@ -58,11 +58,13 @@ class Guards:
         self.settings = settings
         self.now = now
 
-    def check(self, order: Order, *, position_guards: bool, allow_amo: bool) -> Verdict:
+    def check(self, order: Order, *, position_guards: bool, allow_amo: bool,
+              siblings: frozenset[str] = frozenset()) -> Verdict:
+        """Every guard in order; ``siblings`` are legs of the same signal (never duplicates)."""
         for denial in (
             self.validation(order),
             self.risk(order),
-            self.duplicates(order, position_guards=position_guards),
+            self.duplicates(order, position_guards=position_guards, siblings=siblings),
             self.positions(order) if position_guards else None,
         ):
             if denial is not None:
@@ -128,7 +130,8 @@ class Guards:
 
     # --- duplicates ---------------------------------------------------------------------
 
-    def duplicates(self, order: Order, *, position_guards: bool) -> Denial | None:
+    def duplicates(self, order: Order, *, position_guards: bool,
+                   siblings: frozenset[str] = frozenset()) -> Denial | None:
         if order.extra.get("duplicate_idempotency_key"):
             return _deny(ReasonCode.DUPLICATE_BLOCKED,
                          "an order with this idempotency key already exists")
@@ -146,6 +149,8 @@ class Guards:
             OrderRow.order_type == order.order_type.value,
             _equal_or_both_null(OrderRow.price, order.price),
         ).limit(1)
+        if siblings:
+            identical = identical.where(OrderRow.id.not_in(siblings))
         if self.session.scalar(identical) is not None:
             window = self.settings.dedupe_window.total_seconds()
             return _deny(ReasonCode.DUPLICATE_BLOCKED,
@@ -154,6 +159,7 @@ class Guards:
             working = select(OrderRow.id).where(
                 OrderRow.user_id == order.user_id,
                 OrderRow.id != order.id,
+                OrderRow.id.not_in(siblings) if siblings else OrderRow.id.is_not(None),
                 OrderRow.strategy_id == order.strategy_id,
                 OrderRow.exchange == order.exchange,
                 OrderRow.symbol == order.symbol,

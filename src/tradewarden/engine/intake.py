@@ -30,6 +30,9 @@ from tradewarden.engine.ledger import AppliedEvent, Ledger, utcnow
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import OrderRow
 
+#: ``Order.extra`` key naming the batch (first leg's id) of orders recorded from one signal.
+BATCH = "batch"
+
 
 @dataclass(frozen=True, slots=True)
 class IntakeOutcome:
@@ -67,6 +70,9 @@ class Intake:
     async def submit(self, user_id: int, intents: Sequence[OrderIntent]) -> list[IntakeOutcome]:
         """Record, guard and dispatch ``intents`` (all legs of one signal) for ``user_id``."""
         orders = [self._order_for(user_id, intent) for intent in intents]
+        if len(orders) > 1:
+            for order in orders:
+                order.extra[BATCH] = orders[0].id
         created = await self.ledger.db.run(self._record, orders)
         self.ledger.publish(created)
         return await self.guard([a.order for a in created])
@@ -135,14 +141,22 @@ class Intake:
                    markets: dict[int, MarketSession | None]) -> list[AppliedEvent]:
         results: list[AppliedEvent] = []
         now = self._clock()
+        batches: dict[str, set[str]] = {}
+        for order in orders:
+            if isinstance(batch := order.extra.get(BATCH), str):
+                batches.setdefault(batch, set()).add(order.id)
         with self.ledger.db.transaction() as session:
             for order in orders:
+                batch = order.extra.get(BATCH)
+                siblings = frozenset(batches.get(batch, ())) if isinstance(batch, str) else (
+                    frozenset())
                 guards = Guards(session, self.master, markets.get(order.account_id),
                                 self.guard_settings, now)
                 verdict = guards.check(
                     order,
                     position_guards=bool(order.extra.get("position_guards")),
                     allow_amo=bool(order.extra.get("allow_amo")),
+                    siblings=siblings - {order.id},
                 )
                 results.append(self._apply_verdict(session, order, verdict))
         return results

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from tradewarden.store.tables import OrderRow, Strategy
+from tradewarden.store.tables import FillRow, OrderRow, Strategy
 
 MAX_PAGE_SIZE = 500
 
@@ -78,3 +78,52 @@ def status_counts(session: Session, user_id: int) -> dict[str, int]:
     rows = session.execute(select(OrderRow.status, func.count()).where(
         OrderRow.user_id == user_id).group_by(OrderRow.status)).all()
     return {status: count for status, count in rows}
+
+
+# --- OpenAlgo-style views ---------------------------------------------------------------------
+
+LIVE_STATUSES = ("created", "submitting", "open", "partially_filled", "pending_cancel",
+                 "pending_modify", "retry_pending", "failed")
+FINAL_STATUSES = ("denied", "filled", "rejected", "cancelled", "expired")
+
+
+def label_positions(session: Session, user_id: int, account_id: int,
+                    label: str) -> dict[tuple[str, str, str], int]:
+    """Net filled quantity (buys positive) per (exchange, symbol, product) of a strategy label."""
+    signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
+                  else_=-OrderRow.filled_quantity)
+    rows = session.execute(
+        select(OrderRow.exchange, OrderRow.symbol, OrderRow.product, func.sum(signed))
+        .where(OrderRow.user_id == user_id, OrderRow.account_id == account_id,
+               OrderRow.strategy_id.is_(None), OrderRow.strategy_label == label,
+               OrderRow.filled_quantity > 0)
+        .group_by(OrderRow.exchange, OrderRow.symbol, OrderRow.product)).all()
+    return {(e, s, p): int(net or 0) for e, s, p, net in rows}
+
+
+def live_orders(session: Session, user_id: int, account_id: int,
+                label: str | None = None) -> list[OrderRow]:
+    """Orders that may still execute, optionally only those of one strategy label."""
+    conditions: list[ColumnElement[bool]] = [
+        OrderRow.user_id == user_id, OrderRow.account_id == account_id,
+        OrderRow.status.in_(LIVE_STATUSES)]
+    if label is not None:
+        conditions.append(OrderRow.strategy_label == label)
+    return list(session.scalars(select(OrderRow).where(*conditions).order_by(OrderRow.id)))
+
+
+def book_orders(session: Session, user_id: int, since: datetime) -> list[OrderRow]:
+    """The order book: orders created since ``since`` plus older ones not yet final."""
+    return list(session.scalars(
+        select(OrderRow).where(
+            OrderRow.user_id == user_id,
+            or_(OrderRow.created_at >= since, OrderRow.status.not_in(FINAL_STATUSES)))
+        .order_by(OrderRow.created_at.desc(), OrderRow.id.desc())))
+
+
+def user_fills(session: Session, user_id: int, since: datetime) -> list[tuple[FillRow, OrderRow]]:
+    rows = session.execute(
+        select(FillRow, OrderRow).join(OrderRow, OrderRow.id == FillRow.order_id)
+        .where(FillRow.user_id == user_id, FillRow.filled_at >= since)
+        .order_by(FillRow.filled_at, FillRow.id)).all()
+    return [(fill, order) for fill, order in rows]

@@ -1,0 +1,143 @@
+"""Request parsing, authentication and response formatting shared by the OpenAlgo routes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from tradewarden.api.auth import AuthError, Caller, client_address, key_from_headers
+from tradewarden.domain.orders import OrderType
+from tradewarden.services import Services
+from tradewarden.store.tables import OrderRow
+
+IST = ZoneInfo("Asia/Kolkata")
+MAX_BODY_BYTES = 256 * 1024
+M = TypeVar("M", bound=BaseModel)
+
+
+class OpenAlgoError(Exception):
+    """Answered as ``{"status": "error", "message": …}`` with ``status`` as the HTTP code."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def error_response(exc: OpenAlgoError) -> JSONResponse:
+    headers = {"Retry-After": "60"} if exc.status == 429 else None
+    return JSONResponse({"status": "error", "message": exc.message, **exc.extra},
+                        status_code=exc.status, headers=headers)
+
+
+def success(**body: Any) -> JSONResponse:
+    return JSONResponse({"status": "success", **body})
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise OpenAlgoError(413, "request body too large")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OpenAlgoError(400, f"malformed JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise OpenAlgoError(400, "the request body must be a JSON object")
+    return body
+
+
+async def authenticate(request: Request, body: dict[str, Any]) -> Caller:
+    key = body.get("apikey")
+    if not isinstance(key, str) or not key:
+        key = key_from_headers(request)
+    try:
+        return await services_of(request).auth.authenticate(
+            key, client_address(request), missing_status=403)
+    except AuthError as exc:
+        message = "Invalid openalgo apikey" if exc.status in (401, 403) else exc.message
+        raise OpenAlgoError(exc.status, message) from exc
+
+
+def validate(model: type[M], body: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "body"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}")
+        raise OpenAlgoError(400, "; ".join(parts)) from exc
+
+
+async def parse(request: Request, model: type[M]) -> tuple[Caller, M]:
+    """Read, validate (400) and authenticate (403) an OpenAlgo request."""
+    body = await read_json(request)
+    parsed = validate(model, body)
+    caller = await authenticate(request, body)
+    return caller, parsed
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+
+def number(value: Decimal | None) -> float:
+    """Prices and amounts as JSON numbers rounded to paise (OpenAlgo's shape)."""
+    return float(round(value or Decimal(0), 2))
+
+
+def text_number(value: Decimal | int | None) -> str:
+    """Numbers as strings with two decimals (positionbook, funds)."""
+    if isinstance(value, int):
+        return str(value)
+    return f"{(value or Decimal(0)):.2f}"
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(IST).strftime("%d-%b-%Y %H:%M:%S")
+
+
+_STATUS_MAP = {
+    "filled": "complete",
+    "rejected": "rejected", "denied": "rejected", "failed": "rejected",
+    "cancelled": "cancelled", "expired": "cancelled",
+}
+
+
+def order_status(row: OrderRow) -> str:
+    """Our status in OpenAlgo's vocabulary (open, trigger pending, complete, …)."""
+    mapped = _STATUS_MAP.get(row.status)
+    if mapped is not None:
+        return mapped
+    stop = row.order_type in (OrderType.SL.value, OrderType.SL_M.value)
+    if stop and row.status == "open" and "TRIGGER" in (row.broker_status or "").upper():
+        return "trigger pending"
+    return "open"
+
+
+def order_json(row: OrderRow) -> dict[str, Any]:
+    return {
+        "action": row.side, "symbol": row.symbol, "exchange": row.exchange,
+        "orderid": row.id, "product": row.product, "quantity": str(row.quantity),
+        "price": number(row.price), "pricetype": row.order_type,
+        "order_status": order_status(row), "trigger_price": number(row.trigger_price),
+        "average_price": number(row.average_price), "filled_quantity": str(row.filled_quantity),
+        "timestamp": timestamp(row.created_at), "strategy": row.strategy_label,
+        "status": row.status, "reason_code": row.reason_code, "reason": row.reason,
+    }

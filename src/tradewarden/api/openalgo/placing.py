@@ -1,0 +1,248 @@
+"""OpenAlgo order-placing routes: place, smart, basket, split, modify, cancel, cancel-all, close."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from tradewarden.api.auth import Caller
+from tradewarden.api.openalgo.common import (
+    OpenAlgoError,
+    parse,
+    services_of,
+    success,
+)
+from tradewarden.api.openalgo.requests import (
+    BasketRequest,
+    LegFields,
+    ModifyRequestBody,
+    OrderFields,
+    OrderIdRequest,
+    SmartOrderRequest,
+    SplitOrderRequest,
+    StrategyRequest,
+)
+from tradewarden.domain.intents import OrderIntent
+from tradewarden.domain.lifecycle import InvalidEvent
+from tradewarden.domain.orders import (
+    ExecutionType,
+    Order,
+    OrderType,
+    Origin,
+    Product,
+    Side,
+)
+from tradewarden.engine.actions import ActionRefused
+from tradewarden.engine.intake import IntakeOutcome
+from tradewarden.engine.ledger import ConcurrencyConflict
+from tradewarden.services import Services
+from tradewarden.store.order_mapping import order_from_row
+from tradewarden.store.order_queries import label_positions, live_orders
+from tradewarden.store.repositories import Orders
+
+router = APIRouter(prefix="/api/v1", tags=["openalgo"])
+MAX_SPLIT_ORDERS = 100
+
+
+def _intent(account_id: int, strategy: str, leg: LegFields, *, side: str | None = None,
+            quantity: int | None = None,
+            execution_type: ExecutionType = ExecutionType.ENTRY) -> OrderIntent:
+    return OrderIntent(
+        account_id=account_id, exchange=leg.exchange, symbol=leg.symbol,
+        side=Side(side or leg.action), quantity=quantity if quantity is not None else leg.quantity,
+        order_type=OrderType(leg.pricetype), product=Product(leg.product),
+        price=leg.limit_price, trigger_price=leg.stop_price, origin=Origin.OPENALGO,
+        execution_type=execution_type, strategy_label=strategy,
+        extra={"disclosed_quantity": leg.disclosed_quantity} if leg.disclosed_quantity else {})
+
+
+async def _account(services: Services, caller: Caller) -> int:
+    account = await services.engine.default_account(caller.user_id)
+    if account is None:
+        raise OpenAlgoError(400, "no active broker account for this user")
+    return account
+
+
+def _answer(outcome: IntakeOutcome) -> JSONResponse:
+    order = outcome.order
+    if outcome.denied:
+        raise OpenAlgoError(400, order.reason or "order denied", orderid=order.id,
+                            reason_code=order.reason_code)
+    return success(orderid=order.id)
+
+
+def _leg_result(outcome: IntakeOutcome, **extra: Any) -> dict[str, Any]:
+    order = outcome.order
+    if outcome.denied:
+        return {**extra, "status": "error", "orderid": order.id, "message": order.reason,
+                "reason_code": order.reason_code}
+    return {**extra, "status": "success", "orderid": order.id}
+
+
+@router.post("/placeorder")
+async def placeorder(request: Request) -> JSONResponse:
+    caller, body = await parse(request, OrderFields)
+    services = services_of(request)
+    account = await _account(services, caller)
+    (outcome,) = await services.engine.intake.submit(
+        caller.user_id, [_intent(account, body.strategy, body)])
+    return _answer(outcome)
+
+
+@router.post("/placesmartorder")
+async def placesmartorder(request: Request) -> JSONResponse:
+    caller, body = await parse(request, SmartOrderRequest)
+    services = services_of(request)
+    account = await _account(services, caller)
+    current = (await _positions(services, caller, account, body.strategy)).get(
+        (body.exchange, body.symbol, body.product), 0)
+    target = body.position_size
+    if target == 0 and current == 0:
+        if body.quantity == 0:
+            return success(message="No position and quantity 0. No action needed.")
+        (outcome,) = await services.engine.intake.submit(
+            caller.user_id, [_intent(account, body.strategy, body)])
+        return _answer(outcome)
+    if target == current:
+        return success(message="Positions Already Matched. No Action needed.")
+    side = "BUY" if target > current else "SELL"
+    reducing = abs(target) < abs(current) and (target == 0 or (target > 0) == (current > 0))
+    (outcome,) = await services.engine.intake.submit(caller.user_id, [_intent(
+        account, body.strategy, body, side=side, quantity=abs(target - current),
+        execution_type=ExecutionType.EXIT if reducing else ExecutionType.ENTRY)])
+    return _answer(outcome)
+
+
+@router.post("/basketorder")
+async def basketorder(request: Request) -> JSONResponse:
+    caller, body = await parse(request, BasketRequest)
+    services = services_of(request)
+    account = await _account(services, caller)
+    ordered = [leg for leg in body.orders if leg.action == "BUY"] + [
+        leg for leg in body.orders if leg.action == "SELL"]
+    results = []
+    for leg in ordered:
+        (outcome,) = await services.engine.intake.submit(
+            caller.user_id, [_intent(account, body.strategy, leg)])
+        results.append(_leg_result(outcome, symbol=leg.symbol))
+    return success(results=results)
+
+
+@router.post("/splitorder")
+async def splitorder(request: Request) -> JSONResponse:
+    caller, body = await parse(request, SplitOrderRequest)
+    full, remainder = divmod(body.quantity, body.splitsize)
+    sizes = [body.splitsize] * full + ([remainder] if remainder else [])
+    if len(sizes) > MAX_SPLIT_ORDERS:
+        raise OpenAlgoError(400, "Total number of orders would exceed maximum limit of "
+                                 f"{MAX_SPLIT_ORDERS}")
+    services = services_of(request)
+    account = await _account(services, caller)
+    outcomes = await services.engine.intake.submit(
+        caller.user_id, [_intent(account, body.strategy, body, quantity=size) for size in sizes])
+    results = [_leg_result(outcome, order_num=index + 1, quantity=size)
+               for index, (outcome, size) in enumerate(zip(outcomes, sizes, strict=True))]
+    return success(total_quantity=body.quantity, split_size=body.splitsize, results=results)
+
+
+@router.post("/modifyorder")
+async def modifyorder(request: Request) -> JSONResponse:
+    caller, body = await parse(request, ModifyRequestBody)
+    services = services_of(request)
+    order = await _owned_order(services, caller, body.orderid)
+    mismatched = [name for name, ours, theirs in (
+        ("exchange", order.exchange, body.exchange), ("symbol", order.symbol, body.symbol),
+        ("action", order.side.value, body.action), ("product", order.product.value,
+                                                    body.product)) if ours != theirs]
+    if mismatched:
+        raise OpenAlgoError(400, f"{', '.join(mismatched)} cannot be changed by modifyorder")
+    try:
+        await services.engine.actions.modify(
+            order, quantity=body.quantity if body.quantity != order.quantity else None,
+            price=body.limit_price if body.limit_price != order.price else None,
+            trigger_price=body.stop_price if body.stop_price != order.trigger_price else None)
+    except (ActionRefused, InvalidEvent, ConcurrencyConflict) as exc:
+        raise OpenAlgoError(400, str(exc)) from exc
+    return success(orderid=order.id)
+
+
+@router.post("/cancelorder")
+async def cancelorder(request: Request) -> JSONResponse:
+    caller, body = await parse(request, OrderIdRequest)
+    services = services_of(request)
+    order = await _owned_order(services, caller, body.orderid)
+    try:
+        await services.engine.actions.cancel(order)
+    except (ActionRefused, InvalidEvent, ConcurrencyConflict) as exc:
+        raise OpenAlgoError(400, str(exc)) from exc
+    return success(orderid=order.id)
+
+
+@router.post("/cancelallorder")
+async def cancelallorder(request: Request) -> JSONResponse:
+    caller, body = await parse(request, StrategyRequest)
+    services = services_of(request)
+    account = await _account(services, caller)
+
+    def query() -> list[Order]:
+        with services.db.transaction() as session:
+            return [order_from_row(r) for r in live_orders(session, caller.user_id, account,
+                                                           body.strategy)]
+
+    cancelled: list[str] = []
+    failed: list[dict[str, str]] = []
+    for order in await services.db.run(query):
+        try:
+            await services.engine.actions.cancel(order)
+            cancelled.append(order.id)
+        except (ActionRefused, InvalidEvent, ConcurrencyConflict) as exc:
+            failed.append({"orderid": order.id, "reason": str(exc)})
+    return success(canceled_orders=cancelled, failed_cancellations=failed,
+                   message=f"Canceled {len(cancelled)} orders. Failed to cancel "
+                           f"{len(failed)} orders.")
+
+
+@router.post("/closeposition")
+async def closeposition(request: Request) -> JSONResponse:
+    caller, body = await parse(request, StrategyRequest)
+    services = services_of(request)
+    account = await _account(services, caller)
+    positions = await _positions(services, caller, account, body.strategy)
+    intents = [OrderIntent(
+        account_id=account, exchange=exchange, symbol=symbol,
+        side=Side.SELL if net > 0 else Side.BUY, quantity=abs(net),
+        order_type=OrderType.MARKET, product=Product(product), origin=Origin.OPENALGO,
+        execution_type=ExecutionType.EXIT, strategy_label=body.strategy)
+        for (exchange, symbol, product), net in sorted(positions.items()) if net]
+    if not intents:
+        return success(message="No open positions to close")
+    outcomes = await services.engine.intake.submit(caller.user_id, intents)
+    denied = [o for o in outcomes if o.denied]
+    if denied:
+        raise OpenAlgoError(400, "; ".join(f"{o.order.symbol}: {o.reason}" for o in denied),
+                            orderids=[o.order.id for o in outcomes])
+    return success(message="All Open Positions Squared Off",
+                   orderids=[o.order.id for o in outcomes])
+
+
+async def _positions(services: Services, caller: Caller, account: int,
+                     label: str) -> dict[tuple[str, str, str], int]:
+    def query() -> dict[tuple[str, str, str], int]:
+        with services.db.transaction() as session:
+            return label_positions(session, caller.user_id, account, label)
+
+    return await services.db.run(query)
+
+
+async def _owned_order(services: Services, caller: Caller, order_id: str) -> Order:
+    def query() -> Order | None:
+        with services.db.transaction() as session:
+            row = Orders(session, caller.user_id).get(order_id)
+            return order_from_row(row) if row is not None else None
+
+    order = await services.db.run(query)
+    if order is None:
+        raise OpenAlgoError(404, f"Order {order_id} not found")
+    return order

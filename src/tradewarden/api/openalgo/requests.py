@@ -1,0 +1,200 @@
+"""Request bodies of the OpenAlgo routes. Numbers may arrive as strings or JSON numbers."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tradewarden.domain.instruments import EXCHANGES, canonical_symbol
+from tradewarden.domain.orders import OrderType, Product, Side
+
+REFUSED_FIELDS = ("stoploss", "target", "trailing_sl", "trailing_stoploss", "gtt")
+
+
+def _whole(value: Any, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"{name} must be a whole number") from exc
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"{name} must be a whole number")
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}")
+    return int(number)
+
+
+def _amount(value: Any, name: str) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number")
+    try:
+        number = Decimal(str(value).strip()) if value is not None else Decimal(0)
+    except InvalidOperation as exc:
+        raise ValueError(f"{name} must be a number") from exc
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{name} must be a number >= 0")
+    return number
+
+
+def _choice(value: Any, name: str, allowed: list[str]) -> str:
+    text = str(value).strip().upper() if value is not None else ""
+    if text not in allowed:
+        raise ValueError(f"{name}: must be one of {', '.join(allowed)}")
+    return text
+
+
+class OpenAlgoRequest(BaseModel):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    apikey: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            present = [name for name in REFUSED_FIELDS if data.get(name) not in (None, "", "0", 0)]
+            if present:
+                raise ValueError(f"{', '.join(present)} not supported on this endpoint; attach "
+                                 "stop-loss/target with the native createtrade API")
+        return data
+
+
+class StrategyRequest(OpenAlgoRequest):
+    strategy: str = Field(min_length=1, max_length=64)
+
+
+def _symbol_value(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("symbol must be a non-empty string")
+    return canonical_symbol(value)
+
+
+class InstrumentFields(BaseModel):
+    """Exchange, symbol and product, as every position-related request names them."""
+
+    exchange: str
+    symbol: str = Field(min_length=1, max_length=64)
+    product: str = "MIS"
+
+    @field_validator("exchange", mode="before")
+    @classmethod
+    def _exchange(cls, value: Any) -> str:
+        return _choice(value, "exchange", sorted(EXCHANGES))
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _symbol(cls, value: Any) -> str:
+        return _symbol_value(value)
+
+    @field_validator("product", mode="before")
+    @classmethod
+    def _product(cls, value: Any) -> str:
+        return _choice(value, "product", [p.value for p in Product])
+
+
+class LegFields(InstrumentFields):
+    """One order's fields (placeorder, each basket entry, splitorder, modifyorder)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: str
+    quantity: int
+    pricetype: str = "MARKET"
+    price: Decimal = Decimal(0)
+    trigger_price: Decimal = Decimal(0)
+    disclosed_quantity: int = 0
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _action(cls, value: Any) -> str:
+        return _choice(value, "action", [s.value for s in Side])
+
+    @field_validator("pricetype", mode="before")
+    @classmethod
+    def _pricetype(cls, value: Any) -> str:
+        return _choice(value, "pricetype", [t.value for t in OrderType])
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> int:
+        return _whole(value, "quantity", minimum=1)
+
+    @field_validator("disclosed_quantity", mode="before")
+    @classmethod
+    def _disclosed(cls, value: Any) -> int:
+        return _whole(value if value is not None else 0, "disclosed_quantity", minimum=0)
+
+    @field_validator("price", "trigger_price", mode="before")
+    @classmethod
+    def _prices(cls, value: Any) -> Decimal:
+        return _amount(value, "price")
+
+    @property
+    def limit_price(self) -> Decimal | None:
+        """The price to record: only LIMIT and SL orders carry one."""
+        return self.price if self.pricetype in ("LIMIT", "SL") else None
+
+    @property
+    def stop_price(self) -> Decimal | None:
+        """The trigger to record: only SL and SL-M orders carry one."""
+        return self.trigger_price if self.pricetype in ("SL", "SL-M") else None
+
+
+class OrderFields(StrategyRequest, LegFields):
+    pass
+
+
+class SmartOrderRequest(OrderFields):
+    position_size: int
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> int:
+        return _whole(value, "quantity", minimum=0)
+
+    @field_validator("position_size", mode="before")
+    @classmethod
+    def _position_size(cls, value: Any) -> int:
+        text = str(value).strip() if not isinstance(value, bool) else "x"
+        negative = text.startswith("-")
+        size = _whole(text[1:] if negative else text, "position_size", minimum=0)
+        return -size if negative else size
+
+
+class SplitOrderRequest(OrderFields):
+    splitsize: int
+
+    @field_validator("splitsize", mode="before")
+    @classmethod
+    def _splitsize(cls, value: Any) -> int:
+        return _whole(value, "splitsize", minimum=1)
+
+
+class BasketRequest(StrategyRequest):
+    orders: list[LegFields] = Field(min_length=1, max_length=100)
+
+
+class OrderIdRequest(OpenAlgoRequest):
+    orderid: str = Field(min_length=1, max_length=64)
+    strategy: str | None = None
+
+    @field_validator("orderid", mode="before")
+    @classmethod
+    def _orderid(cls, value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise ValueError("orderid must be a string")
+        return value
+
+
+class ModifyRequestBody(OpenAlgoRequest, LegFields):
+    orderid: str = Field(min_length=1, max_length=64)
+    strategy: str | None = None
+
+
+class OpenPositionRequest(StrategyRequest, InstrumentFields):
+    product: str

@@ -1,0 +1,68 @@
+"""Which broker backs the accounts of this process: the in-process paper simulator by default,
+or a standalone paper broker over HTTP (``--paper-url``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradewarden.brokers.base import BrokerAdapter
+from tradewarden.brokers.paper.clock import ClockMode
+from tradewarden.brokers.paper.local import LocalPaperBroker
+from tradewarden.config import Settings
+from tradewarden.engine.accounts import AccountInfo, AdapterFactory
+
+log = logging.getLogger(__name__)
+
+
+class UnsupportedBroker(Exception):
+    """An account names a broker this build has no adapter for."""
+
+
+@dataclass
+class BrokerSetup:
+    """How adapters are made, and how to release what they share."""
+
+    factory: AdapterFactory
+    close: Callable[[], Awaitable[None]]
+
+
+def in_process_paper(settings: Settings, clock: ClockMode | str = ClockMode.OPEN) -> BrokerSetup:
+    """One simulator in this process, its state in ``<data-dir>/paper-broker.db``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    broker = LocalPaperBroker.open(settings.data_dir / "paper-broker.db", clock=clock)
+
+    def factory(info: AccountInfo) -> BrokerAdapter:
+        _require_paper(info)
+        if info.initial_cash is not None and info.name not in broker.exchange.account_names():
+            broker.exchange.set_cash(info.name, Decimal(info.initial_cash))
+        return broker.adapter(info.name)
+
+    return BrokerSetup(factory=factory, close=broker.aclose)
+
+
+def paper_over_http(settings: Settings) -> BrokerSetup:
+    """Adapters talking to a standalone ``tradewarden paper-broker serve`` at ``paper_url``."""
+    from tradewarden.brokers.paper.remote import RemotePaperBroker
+
+    assert settings.paper_url is not None
+    remote = RemotePaperBroker(settings.paper_url)
+
+    def factory(info: AccountInfo) -> BrokerAdapter:
+        _require_paper(info)
+        return remote.adapter(info.name, initial_cash=(
+            Decimal(info.initial_cash) if info.initial_cash is not None else None))
+
+    return BrokerSetup(factory=factory, close=remote.aclose)
+
+
+def broker_setup(settings: Settings) -> BrokerSetup:
+    """The broker backing chosen by the settings."""
+    return paper_over_http(settings) if settings.paper_url else in_process_paper(settings)
+
+
+def _require_paper(info: AccountInfo) -> None:
+    if info.broker != "paper":
+        raise UnsupportedBroker(f"account {info.name}: no adapter for broker {info.broker!r}")

@@ -1,0 +1,79 @@
+"""The accounts this process serves and their broker adapters (the ownership seam).
+
+Accounts are read from the database on first use and re-read when an unknown account id is
+asked for, so an account added by the CLI while the server runs is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tradewarden.brokers.base import BrokerAdapter, MarketSession
+from tradewarden.brokers.errors import BrokerError
+from tradewarden.store.db import Database
+from tradewarden.store.repositories import Accounts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    id: int
+    user_id: int
+    broker: str
+    name: str
+    initial_cash: str | None
+
+
+AdapterFactory = Callable[[AccountInfo], BrokerAdapter]
+
+
+class AccountDirectory:
+    """Maps account ids to adapters, creating them with ``factory`` on first use."""
+
+    def __init__(self, db: Database, factory: AdapterFactory) -> None:
+        self.db = db
+        self.factory = factory
+        self._accounts: dict[int, AccountInfo] = {}
+        self._adapters: dict[int, BrokerAdapter] = {}
+
+    def refresh(self) -> list[AccountInfo]:
+        """Re-read the active accounts (blocking; call through ``db.run``)."""
+        with self.db.transaction() as session:
+            rows = Accounts(session).active()
+            infos = [AccountInfo(r.id, r.user_id, r.broker, r.name,
+                                 str(r.initial_cash) if r.initial_cash is not None else None)
+                     for r in rows]
+        self._accounts = {info.id: info for info in infos}
+        return infos
+
+    def accounts(self) -> list[AccountInfo]:
+        return list(self._accounts.values())
+
+    def info(self, account_id: int) -> AccountInfo:
+        if account_id not in self._accounts:
+            self.refresh()
+        return self._accounts[account_id]
+
+    def adapter(self, account_id: int) -> BrokerAdapter:
+        adapter = self._adapters.get(account_id)
+        if adapter is None:
+            adapter = self._adapters[account_id] = self.factory(self.info(account_id))
+        return adapter
+
+    async def market(self, account_id: int) -> MarketSession | None:
+        try:
+            return await self.adapter(account_id).market_session()
+        except (BrokerError, KeyError) as exc:
+            log.info("market session of account %s unknown: %s", account_id, exc)
+            return None
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            try:
+                await adapter.aclose()
+            except Exception:  # closing must not stop the shutdown
+                log.exception("closing adapter failed")
+        self._adapters.clear()

@@ -1,0 +1,102 @@
+"""The engine as one object: builds the components, recovers on start, stops cleanly.
+
+Startup and crash recovery are the same path (BRIEF §1.3): guard orders left ``created``,
+track orders left ``submitting`` for in-flight checks, then run the loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from tradewarden.brokers.instruments import InstrumentMaster, bundled_master
+from tradewarden.engine.accounts import AccountDirectory, AdapterFactory
+from tradewarden.engine.actions import OrderActions
+from tradewarden.engine.calendar import TradingCalendar
+from tradewarden.engine.executor import Executor, ExecutorSettings
+from tradewarden.engine.inflight import InflightChecker, InflightSettings
+from tradewarden.engine.intake import Intake
+from tradewarden.engine.ledger import Ledger
+from tradewarden.engine.retry import RetryPolicy, RetryQueue, RetrySettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    dedupe_window_s: float = 5.0
+    retry_interval_s: float = 5.0
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    inflight: InflightSettings = field(default_factory=InflightSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+
+
+class Engine:
+    """Intake → guards → executor → in-flight checks, plus the retry queue."""
+
+    def __init__(self, ledger: Ledger, factory: AdapterFactory,
+                 settings: EngineSettings | None = None,
+                 master: InstrumentMaster | None = None,
+                 calendar: TradingCalendar | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.ledger = ledger
+        self.master = master or bundled_master()
+        self.calendar = calendar or TradingCalendar()
+        self.accounts = AccountDirectory(ledger.db, factory)
+        self.retry_policy = RetryPolicy(ledger, self.calendar, self.settings.retry)
+        self.executor = Executor(ledger, self.accounts, self.retry_policy, self.settings.executor)
+        self.inflight = InflightChecker(self.executor, self.settings.inflight)
+        self.intake = Intake(ledger, self.master, self.accounts.market,
+                             self.settings.dedupe_window_s)
+        self.intake.on_allowed(self.executor.enqueue)
+        self.retry_queue = RetryQueue(self.retry_policy, self.master, self.executor.enqueue,
+                                      self.settings.dedupe_window_s)
+        self.actions = OrderActions(ledger, self.accounts)
+        self._retry_wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Recover what a previous run left behind, then start the loops."""
+        await self.ledger.db.run(self.accounts.refresh)
+        guarded = await self.intake.recover()
+        inflight = await self.inflight.recover()
+        if guarded or inflight:
+            log.info("recovery: %d created orders guarded, %d in-flight orders to check",
+                     len(guarded), inflight)
+        self.inflight.start()
+        self._tasks.append(asyncio.create_task(self._retry_loop(), name="retry-queue"))
+
+    async def default_account(self, user_id: int) -> int | None:
+        """The account OpenAlgo-style calls of ``user_id`` act on: their first active one."""
+        for info in self.accounts.accounts():
+            if info.user_id == user_id:
+                return info.id
+        await self.ledger.db.run(self.accounts.refresh)
+        owned = [info.id for info in self.accounts.accounts() if info.user_id == user_id]
+        return min(owned) if owned else None
+
+    def wake_retry_queue(self) -> None:
+        self._retry_wakeup.set()
+
+    async def _retry_loop(self) -> None:
+        while True:
+            try:
+                await self.retry_queue.run_due(None)
+            except Exception:
+                log.exception("retry queue pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry_wakeup.wait(), self.settings.retry_interval_s)
+            self._retry_wakeup.clear()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.inflight.stop()
+        await self.executor.stop()
+        await self.accounts.aclose()
