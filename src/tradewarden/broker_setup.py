@@ -27,6 +27,8 @@ class BrokerSetup:
 
     factory: AdapterFactory
     close: Callable[[], Awaitable[None]]
+    #: The in-process simulator, when there is one (the demo and tests drive it directly).
+    simulator: LocalPaperBroker | None = None
 
 
 def in_process_paper(settings: Settings, clock: ClockMode | str = ClockMode.OPEN) -> BrokerSetup:
@@ -40,7 +42,7 @@ def in_process_paper(settings: Settings, clock: ClockMode | str = ClockMode.OPEN
             broker.exchange.set_cash(info.name, Decimal(info.initial_cash))
         return broker.adapter(info.name)
 
-    return BrokerSetup(factory=factory, close=broker.aclose)
+    return BrokerSetup(factory=factory, close=broker.aclose, simulator=broker)
 
 
 def paper_over_http(settings: Settings) -> BrokerSetup:

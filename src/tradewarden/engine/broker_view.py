@@ -7,8 +7,10 @@ place that decides what a broker order means for ours. Quantities come from the 
 
 from __future__ import annotations
 
-from tradewarden.brokers.base import BrokerOrder
-from tradewarden.domain.events import EventSource, EventType, OrderEvent
+from collections.abc import Sequence
+
+from tradewarden.brokers.base import BrokerFill, BrokerOrder
+from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
 from tradewarden.domain.orders import CancelledBy, Order
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
@@ -21,8 +23,13 @@ CANCEL_REQUESTED_BY = "cancel_requested_by"
 
 
 def events_from_broker(order: Order, seen: BrokerOrder,
-                       source: EventSource = EventSource.BROKER) -> list[OrderEvent]:
-    """The events that bring ``order`` in line with ``seen`` (empty when nothing changed)."""
+                       source: EventSource = EventSource.BROKER,
+                       fills: Sequence[BrokerFill] = ()) -> list[OrderEvent]:
+    """The events that bring ``order`` in line with ``seen`` (empty when nothing changed).
+
+    ``fills`` are the broker's executions (any order's; those of ``seen`` are attached to the
+    fill event so they are recorded, de-duplicated by fill id).
+    """
     events: list[OrderEvent] = []
     status = order.status
     raw = seen.raw_status
@@ -41,6 +48,8 @@ def events_from_broker(order: Order, seen: BrokerOrder,
             broker_order_id=seen.broker_order_id, broker_status=raw,
             filled_quantity=seen.filled_quantity,
             average_price=seen.average_price if seen.average_price > 0 else None,
+            fills=tuple(FillData(f.fill_id, f.quantity, f.price, f.filled_at) for f in fills
+                        if f.broker_order_id == seen.broker_order_id),
         ))
         status = S.FILLED if complete else S.PARTIALLY_FILLED
     final = _final_event(order, seen, source, status)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from tradewarden.brokers.base import BrokerAdapter, BrokerOrder, OrderRequest
+from tradewarden.brokers.base import BrokerAdapter, BrokerFill, BrokerOrder, OrderRequest
 from tradewarden.brokers.errors import (
     AmbiguousError,
     BrokerError,
@@ -213,9 +213,22 @@ class Executor:
 
     async def apply_broker_view(self, order_id: str, seen: BrokerOrder,
                                 source: EventSource = EventSource.BROKER) -> Order | None:
-        """Apply every event that brings our order in line with the broker's ``seen``."""
+        """Apply every event that brings our order in line with the broker's ``seen``.
+
+        When the broker reports new fills, its trade book is read so each execution is
+        recorded with its fill id.
+        """
         order = await self._load(order_id)
-        for event in events_from_broker(order, seen, source) if order else []:
+        if order is None:
+            return None
+        fills: list[BrokerFill] = []
+        if seen.filled_quantity > order.filled_quantity:
+            try:
+                fills = await self.brokers.adapter(order.account_id).trade_book()
+            except (BrokerError, KeyError) as exc:
+                log.info("order %s: fills not read (%s); the monitor will add them", order_id,
+                         exc)
+        for event in events_from_broker(order, seen, source, fills):
             applied = await self._apply(order_id, event)
             if applied is None:
                 break
