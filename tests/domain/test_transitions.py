@@ -53,7 +53,7 @@ def test_table_matches_the_brief() -> None:
     # late fills after cancel/expiry are applied, not refused
     for status in (S.CANCELLED, S.EXPIRED):
         assert TRANSITIONS[status] == {S.PARTIALLY_FILLED, S.FILLED}
-    assert FINAL_STATUSES == {S.DENIED, S.FILLED, S.REJECTED, S.CANCELLED, S.EXPIRED}
+    assert {S.DENIED, S.FILLED, S.REJECTED, S.CANCELLED, S.EXPIRED} == FINAL_STATUSES
 
 
 def test_cancel_rejected_returns_to_the_status_before_the_request() -> None:

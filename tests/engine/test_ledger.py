@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 from datetime import UTC, datetime
@@ -214,7 +215,7 @@ async def test_concurrent_applies_never_lose_or_corrupt_events(
         applied_here = sum(results[index * 6:(index + 1) * 6])
         assert len(events) == 2 + applied_here, "every successful apply has exactly one event"
         assert [e.sequence for e in events] == list(range(1, len(events) + 1))
-        for previous, current in zip(events, events[1:], strict=False):
+        for previous, current in itertools.pairwise(events):
             assert current.from_status == previous.to_status
             assert is_allowed(S(current.from_status), S(current.to_status))
         assert row.status == events[-1].to_status and row.version == len(events)
