@@ -113,6 +113,7 @@ class Order:
     status: OrderStatus = OrderStatus.CREATED
     strategy_id: int | None = None
     strategy_label: str | None = None
+    alert_id: str | None = None
     price: Decimal | None = None
     trigger_price: Decimal | None = None
     variety: Variety = Variety.REGULAR

@@ -28,7 +28,7 @@ from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.guards import Guards, GuardSettings, Verdict
 from tradewarden.engine.ledger import AppliedEvent, Ledger, utcnow
 from tradewarden.store.order_mapping import order_from_row
-from tradewarden.store.tables import OrderRow
+from tradewarden.store.tables import Alert, OrderRow
 
 #: ``Order.extra`` key naming the batch (first leg's id) of orders recorded from one signal.
 BATCH = "batch"
@@ -67,13 +67,20 @@ class Intake:
         """Register who receives orders that passed the guards (the executor)."""
         self._listeners.append(listener)
 
-    async def submit(self, user_id: int, intents: Sequence[OrderIntent]) -> list[IntakeOutcome]:
-        """Record, guard and dispatch ``intents`` (all legs of one signal) for ``user_id``."""
+    async def submit(self, user_id: int, intents: Sequence[OrderIntent],
+                     alert: Alert | None = None) -> list[IntakeOutcome]:
+        """Record, guard and dispatch ``intents`` (all legs of one signal) for ``user_id``.
+
+        With ``alert`` (a webhook), the alert row is written in the same transaction as its
+        legs, so an acknowledged alert survives a crash right after the answer.
+        """
         orders = [self._order_for(user_id, intent) for intent in intents]
         if len(orders) > 1:
             for order in orders:
                 order.extra[BATCH] = orders[0].id
-        created = await self.ledger.db.run(self._record, orders)
+        for order in orders:
+            order.alert_id = alert.id if alert is not None else None
+        created = await self.ledger.db.run(self._record, orders, alert)
         self.ledger.publish(created)
         return await self.guard([a.order for a in created])
 
@@ -121,8 +128,11 @@ class Intake:
             created_at=now, updated_at=now, extra=extra,
         )
 
-    def _record(self, orders: list[Order]) -> list[AppliedEvent]:
+    def _record(self, orders: list[Order], alert: Alert | None) -> list[AppliedEvent]:
         with self.ledger.db.transaction() as session:
+            if alert is not None:
+                session.add(alert)
+                session.flush()
             results = []
             for order in orders:
                 if order.idempotency_key and self._key_taken(session, order):

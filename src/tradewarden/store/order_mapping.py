@@ -20,7 +20,8 @@ from tradewarden.store.tables import OrderRow
 
 # Columns copied verbatim between the two shapes (enums are stored as their string values).
 _COLUMNS = (
-    "id", "user_id", "account_id", "strategy_id", "strategy_label", "client_order_id",
+    "id", "user_id", "account_id", "strategy_id", "strategy_label", "alert_id",
+    "client_order_id",
     "idempotency_key", "broker_order_id", "exchange", "symbol", "side", "quantity",
     "filled_quantity", "average_price", "order_type", "product", "price", "trigger_price",
     "variety", "validity", "status", "prior_status", "broker_status", "reason_code", "reason",
@@ -47,6 +48,7 @@ def order_from_row(row: OrderRow) -> Order:
         account_id=row.account_id,
         strategy_id=row.strategy_id,
         strategy_label=row.strategy_label,
+        alert_id=row.alert_id,
         client_order_id=row.client_order_id,
         idempotency_key=row.idempotency_key,
         broker_order_id=row.broker_order_id,

@@ -127,3 +127,20 @@ def user_fills(session: Session, user_id: int, since: datetime) -> list[tuple[Fi
         .where(FillRow.user_id == user_id, FillRow.filled_at >= since)
         .order_by(FillRow.filled_at, FillRow.id)).all()
     return [(fill, order) for fill, order in rows]
+
+
+def strategy_positions(session: Session, strategy_id: int) -> dict[tuple[str, str, str], int]:
+    """Net filled quantity (buys positive) per (exchange, symbol, product) of a strategy."""
+    signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
+                  else_=-OrderRow.filled_quantity)
+    rows = session.execute(
+        select(OrderRow.exchange, OrderRow.symbol, OrderRow.product, func.sum(signed))
+        .where(OrderRow.strategy_id == strategy_id, OrderRow.filled_quantity > 0)
+        .group_by(OrderRow.exchange, OrderRow.symbol, OrderRow.product)).all()
+    return {(e, s, p): int(net or 0) for e, s, p, net in rows}
+
+
+def strategy_working_orders(session: Session, strategy_id: int) -> int:
+    """How many of a strategy's orders may still execute."""
+    return session.scalar(select(func.count()).select_from(OrderRow).where(
+        OrderRow.strategy_id == strategy_id, OrderRow.status.in_(LIVE_STATUSES))) or 0

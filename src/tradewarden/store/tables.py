@@ -102,6 +102,20 @@ class Strategy(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Alert(Base):
+    """One received webhook alert; its legs are orders pointing back here."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_strategy_received", "strategy_id", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))
+    execution_type: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # secret removed
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class OrderRow(Base):
     __tablename__ = "orders"
     __table_args__ = (
@@ -122,6 +136,7 @@ class OrderRow(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
     strategy_id: Mapped[int | None] = mapped_column(ForeignKey("strategies.id"))
     strategy_label: Mapped[str | None] = mapped_column(String(64))
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     client_order_id: Mapped[str] = mapped_column(String(32), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     broker_order_id: Mapped[str | None] = mapped_column(String(64))

@@ -13,7 +13,7 @@ from tradewarden.domain.orders import OrderType, Product, Side
 REFUSED_FIELDS = ("stoploss", "target", "trailing_sl", "trailing_stoploss", "gtt")
 
 
-def _whole(value: Any, name: str, *, minimum: int) -> int:
+def whole_number(value: Any, name: str, *, minimum: int) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a whole number")
     try:
@@ -27,7 +27,7 @@ def _whole(value: Any, name: str, *, minimum: int) -> int:
     return int(number)
 
 
-def _amount(value: Any, name: str) -> Decimal:
+def decimal_amount(value: Any, name: str) -> Decimal:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number")
     try:
@@ -39,7 +39,7 @@ def _amount(value: Any, name: str) -> Decimal:
     return number
 
 
-def _choice(value: Any, name: str, allowed: list[str]) -> str:
+def one_of(value: Any, name: str, allowed: list[str]) -> str:
     text = str(value).strip().upper() if value is not None else ""
     if text not in allowed:
         raise ValueError(f"{name}: must be one of {', '.join(allowed)}")
@@ -82,7 +82,7 @@ class InstrumentFields(BaseModel):
     @field_validator("exchange", mode="before")
     @classmethod
     def _exchange(cls, value: Any) -> str:
-        return _choice(value, "exchange", sorted(EXCHANGES))
+        return one_of(value, "exchange", sorted(EXCHANGES))
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -92,7 +92,7 @@ class InstrumentFields(BaseModel):
     @field_validator("product", mode="before")
     @classmethod
     def _product(cls, value: Any) -> str:
-        return _choice(value, "product", [p.value for p in Product])
+        return one_of(value, "product", [p.value for p in Product])
 
 
 class LegFields(InstrumentFields):
@@ -110,27 +110,27 @@ class LegFields(InstrumentFields):
     @field_validator("action", mode="before")
     @classmethod
     def _action(cls, value: Any) -> str:
-        return _choice(value, "action", [s.value for s in Side])
+        return one_of(value, "action", [s.value for s in Side])
 
     @field_validator("pricetype", mode="before")
     @classmethod
     def _pricetype(cls, value: Any) -> str:
-        return _choice(value, "pricetype", [t.value for t in OrderType])
+        return one_of(value, "pricetype", [t.value for t in OrderType])
 
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: Any) -> int:
-        return _whole(value, "quantity", minimum=1)
+        return whole_number(value, "quantity", minimum=1)
 
     @field_validator("disclosed_quantity", mode="before")
     @classmethod
     def _disclosed(cls, value: Any) -> int:
-        return _whole(value if value is not None else 0, "disclosed_quantity", minimum=0)
+        return whole_number(value if value is not None else 0, "disclosed_quantity", minimum=0)
 
     @field_validator("price", "trigger_price", mode="before")
     @classmethod
     def _prices(cls, value: Any) -> Decimal:
-        return _amount(value, "price")
+        return decimal_amount(value, "price")
 
     @property
     def limit_price(self) -> Decimal | None:
@@ -153,14 +153,14 @@ class SmartOrderRequest(OrderFields):
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: Any) -> int:
-        return _whole(value, "quantity", minimum=0)
+        return whole_number(value, "quantity", minimum=0)
 
     @field_validator("position_size", mode="before")
     @classmethod
     def _position_size(cls, value: Any) -> int:
         text = str(value).strip() if not isinstance(value, bool) else "x"
         negative = text.startswith("-")
-        size = _whole(text[1:] if negative else text, "position_size", minimum=0)
+        size = whole_number(text[1:] if negative else text, "position_size", minimum=0)
         return -size if negative else size
 
 
@@ -170,7 +170,7 @@ class SplitOrderRequest(OrderFields):
     @field_validator("splitsize", mode="before")
     @classmethod
     def _splitsize(cls, value: Any) -> int:
-        return _whole(value, "splitsize", minimum=1)
+        return whole_number(value, "splitsize", minimum=1)
 
 
 class BasketRequest(StrategyRequest):

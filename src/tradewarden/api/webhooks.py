@@ -1,0 +1,258 @@
+"""Webhook intake (BRIEF §4.5): TradingView / Chartink alerts for a configured strategy.
+
+``POST /webhook/{token}`` — authenticated by the strategy's unguessable token plus either
+``"secret_key"`` in the body or ``X-Signature: hex(HMAC-SHA256(secret, raw body))``. Every leg is
+recorded (with the alert) before it is guarded; the answer lists each leg's outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tradewarden.api.openalgo.requests import (
+    InstrumentFields,
+    decimal_amount,
+    one_of,
+    whole_number,
+)
+from tradewarden.domain.intents import OrderIntent
+from tradewarden.domain.orders import (
+    ExecutionType,
+    OrderType,
+    Origin,
+    Product,
+    Side,
+    new_order_id,
+)
+from tradewarden.domain.strategy import SizingMode
+from tradewarden.engine.ledger import utcnow
+from tradewarden.services import Services
+from tradewarden.store.order_queries import strategy_positions
+from tradewarden.store.strategies import strategy_by_token
+from tradewarden.store.tables import Alert, Strategy
+
+router = APIRouter(tags=["webhooks"])
+MAX_BODY_BYTES = 64 * 1024
+MAX_LEGS = 20
+
+
+class WebhookError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Leg(InstrumentFields):
+    model_config = ConfigDict(extra="ignore")
+    action: str | None = None
+    quantity: int | None = None
+    pricetype: str = "MARKET"
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _action(cls, value: Any) -> str | None:
+        return None if value in (None, "") else one_of(value, "action", ["BUY", "SELL"])
+
+    @field_validator("pricetype", mode="before")
+    @classmethod
+    def _pricetype(cls, value: Any) -> str:
+        return one_of(value, "pricetype", [t.value for t in OrderType])
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> int | None:
+        return None if value in (None, "") else whole_number(value, "quantity", minimum=1)
+
+    @field_validator("price", "trigger_price", mode="before")
+    @classmethod
+    def _prices(cls, value: Any) -> Decimal | None:
+        return None if value in (None, "") else decimal_amount(value, "price")
+
+
+class MultiLeg(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    execution_type: Literal["entry", "exit"] = "entry"
+    legs: list[Leg] = Field(min_length=1, max_length=MAX_LEGS)
+
+
+class SmartAlert(Leg):
+    position_size: int
+
+    @field_validator("position_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        text = str(value).strip() if not isinstance(value, bool) else "x"
+        negative = text.startswith("-")
+        size = whole_number(text[1:] if negative else text, "position_size", minimum=0)
+        return -size if negative else size
+
+
+class _Bucket:
+    """Per-token rate limit: ``rate`` alerts per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float = 10.0, burst: float = 30.0) -> None:
+        self.rate, self.burst = rate, burst
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def allow(self, token: str) -> bool:
+        now = time.monotonic()
+        tokens, last = self._state.get(token, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self._state[token] = (tokens, now)
+            return False
+        self._state[token] = (tokens - 1, now)
+        return True
+
+
+_limiter = _Bucket()
+
+
+@router.post("/webhook/{token}")
+async def webhook(token: str, request: Request) -> JSONResponse:
+    try:
+        return await _handle(token, request)
+    except WebhookError as exc:
+        return JSONResponse({"status": "error", "message": exc.message}, status_code=exc.status)
+
+
+async def _handle(token: str, request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise WebhookError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    strategy = await services.db.run(_strategy, services, token)
+    if strategy is None:
+        raise WebhookError(401, "unknown webhook token")
+    signature = request.headers.get("x-signature")
+    body: Any = None
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    _authenticate(strategy, raw, body, signature)
+    if not _limiter.allow(token):
+        return JSONResponse({"status": "error", "message": "too many alerts; slow down"},
+                            status_code=429, headers={"Retry-After": "1"})
+    if not isinstance(body, dict):
+        raise WebhookError(422, "the body must be a JSON object")
+    execution_type, legs = _legs(body)
+    positions = await services.db.run(_positions, services, strategy.id)
+    intents = [_intent(strategy, leg, execution_type, positions, i)
+               for i, leg in enumerate(legs)]
+    account = strategy.account_id or await services.engine.default_account(strategy.user_id)
+    if account is None:
+        raise WebhookError(422, "the strategy has no broker account")
+    intents = [_with_account(intent, account) for intent in intents]
+    alert = Alert(id=new_order_id(), user_id=strategy.user_id, strategy_id=strategy.id,
+                  execution_type=execution_type.value,
+                  payload={k: v for k, v in body.items() if k != "secret_key"},
+                  received_at=utcnow())
+    outcomes = await services.engine.intake.submit(strategy.user_id, intents, alert=alert)
+    return JSONResponse({"status": "accepted", "alert_id": alert.id, "orders": [
+        {"leg": i, "orderid": o.order.id, "status": o.order.status.value, "reason": o.reason,
+         "reason_code": o.order.reason_code}
+        for i, o in enumerate(outcomes)]})
+
+
+def _strategy(services: Services, token: str) -> Strategy | None:
+    with services.db.transaction() as session:
+        row = strategy_by_token(session, token)
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def _positions(services: Services, strategy_id: int) -> dict[tuple[str, str, str], int]:
+    with services.db.transaction() as session:
+        return strategy_positions(session, strategy_id)
+
+
+def _authenticate(strategy: Strategy, raw: bytes, body: Any, signature: str | None) -> None:
+    secret = strategy.webhook_secret
+    if signature:
+        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.strip().lower()):
+            raise WebhookError(403, "bad X-Signature")
+        return
+    given = body.get("secret_key") if isinstance(body, dict) else None
+    if not isinstance(given, str) or not given:
+        if body is None:
+            raise WebhookError(422, "malformed JSON body")
+        raise WebhookError(401, "missing secret_key or X-Signature")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        raise WebhookError(403, "wrong secret_key")
+
+
+def _legs(body: dict[str, Any]) -> tuple[ExecutionType, list[Leg]]:
+    try:
+        if "legs" in body:
+            multi = MultiLeg.model_validate(body)
+            return ExecutionType(multi.execution_type), multi.legs
+        if "position_size" in body:
+            return ExecutionType.ENTRY, [SmartAlert.model_validate(body)]
+        return ExecutionType.ENTRY, [Leg.model_validate(body)]
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: "
+                 f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()]
+        raise WebhookError(422, "; ".join(parts)) from exc
+
+
+def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
+            positions: dict[tuple[str, str, str], int], index: int) -> OrderIntent:
+    held = positions.get((leg.exchange, leg.symbol, leg.product), 0)
+    if isinstance(leg, SmartAlert):
+        delta = leg.position_size - held
+        if delta == 0:
+            raise WebhookError(422, f"legs.{index}: position already at {leg.position_size}")
+        side, quantity = (Side.BUY if delta > 0 else Side.SELL), abs(delta)
+        execution_type = ExecutionType.EXIT if abs(leg.position_size) < abs(held) else (
+            ExecutionType.ENTRY)
+    elif execution_type is ExecutionType.EXIT:
+        if held == 0:
+            raise WebhookError(422, f"legs.{index}: the strategy holds no {leg.symbol} to exit")
+        side = Side.SELL if held > 0 else Side.BUY
+        quantity = min(leg.quantity or abs(held), abs(held))
+    else:
+        if leg.action is None:
+            raise WebhookError(422, f"legs.{index}.action: required for entries")
+        side = Side(leg.action)
+        quantity = leg.quantity or _sized_quantity(strategy, index)
+    order_type = OrderType(leg.pricetype)
+    needs_price = order_type in (OrderType.LIMIT, OrderType.SL)
+    needs_trigger = order_type in (OrderType.SL, OrderType.SL_M)
+    return OrderIntent(
+        account_id=0, exchange=leg.exchange, symbol=leg.symbol, side=side, quantity=quantity,
+        order_type=order_type, product=Product(leg.product),
+        price=leg.price if needs_price else None,
+        trigger_price=leg.trigger_price if needs_trigger else None,
+        origin=Origin.WEBHOOK, execution_type=execution_type, strategy_id=strategy.id,
+        strategy_label=strategy.name, position_guards=strategy.position_guards,
+        allow_amo=strategy.allow_amo)
+
+
+def _sized_quantity(strategy: Strategy, index: int) -> int:
+    settings = strategy.settings or {}
+    if settings.get("sizing", SizingMode.FIXED_QUANTITY.value) == SizingMode.FIXED_QUANTITY.value:
+        value = settings.get("sizing_value")
+        if value:
+            return int(Decimal(str(value)))
+    raise WebhookError(422, f"legs.{index}.quantity: required (the strategy has no fixed "
+                            "quantity sizing)")
+
+
+def _with_account(intent: OrderIntent, account_id: int) -> OrderIntent:
+    return replace(intent, account_id=account_id)
