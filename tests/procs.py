@@ -27,11 +27,16 @@ def tradewarden(*args: str, cwd: Path | None = None, env: dict[str, str] | None 
                           env={**os.environ, **(env or {})})
 
 
-def spawn(*args: str, cwd: Path | None = None,
-          env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start a long-running CLI command; stdout and stderr are merged."""
+def spawn(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+          log: Path | None = None) -> subprocess.Popen[str]:
+    """Start a long-running CLI command; stdout and stderr are merged.
+
+    With ``log`` the output goes to that file (appending), so a chatty long-running process
+    can never block on a full pipe; without it, read it with ``communicate``.
+    """
+    output = open(log, "a") if log is not None else subprocess.PIPE  # noqa: SIM115
     return subprocess.Popen([sys.executable, "-m", "tradewarden", *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdout=output, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
 
 

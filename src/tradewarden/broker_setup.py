@@ -50,7 +50,7 @@ def paper_over_http(settings: Settings) -> BrokerSetup:
     from tradewarden.brokers.paper.remote import RemotePaperBroker
 
     assert settings.paper_url is not None
-    remote = RemotePaperBroker(settings.paper_url)
+    remote = RemotePaperBroker(settings.paper_url, timeout_s=settings.broker_timeout_s)
 
     def factory(info: AccountInfo) -> BrokerAdapter:
         _require_paper(info)

@@ -38,10 +38,22 @@ class PaperServer:
             self.port = free_port()
             with self.log.open("ab") as out:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "tradewarden", "paper-broker", "serve",
-                     "--port", str(self.port), "--state", str(self.state),
-                     "--clock", self.clock],
-                    stdout=out, stderr=subprocess.STDOUT, env={**os.environ},
+                    [
+                        sys.executable,
+                        "-m",
+                        "tradewarden",
+                        "paper-broker",
+                        "serve",
+                        "--port",
+                        str(self.port),
+                        "--state",
+                        str(self.state),
+                        "--clock",
+                        self.clock,
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ},
                 )
             if self._wait_ready():
                 return

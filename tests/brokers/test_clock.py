@@ -54,8 +54,19 @@ def test_set_now_follows_the_calendar_and_advances() -> None:
 def test_exchange_follows_simulated_time_through_a_day(tmp_path: Path) -> None:
     ex = PaperExchange(tmp_path / "p.db", clock="manual")
     ex.set_now(ist("2026-11-20 16:00"))  # Friday after the close
-    amo = ex.place("a", OrderRequest("NSE", "SBIN", Side.BUY, 1, OrderType.LIMIT, Product.CNC,
-                                     price=D("800"), variety=Variety.AMO))
+    amo = ex.place(
+        "a",
+        OrderRequest(
+            "NSE",
+            "SBIN",
+            Side.BUY,
+            1,
+            OrderType.LIMIT,
+            Product.CNC,
+            price=D("800"),
+            variety=Variety.AMO,
+        ),
+    )
     ex.set_prices({InstrumentKey("NSE", "SBIN"): D("799")})
     assert ex.get_order("a", amo).raw_status == "AMO REQ RECEIVED"
     ex.set_now(ist("2026-11-23 09:05"))

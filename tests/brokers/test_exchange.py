@@ -36,9 +36,16 @@ def order(
     tag: str | None = None,
 ) -> OrderRequest:
     return OrderRequest(
-        exchange=key.exchange, symbol=key.symbol, side=side, quantity=quantity,
-        order_type=order_type, product=product, price=D(price) if price else None,
-        trigger_price=D(trigger) if trigger else None, variety=variety, validity=validity,
+        exchange=key.exchange,
+        symbol=key.symbol,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        product=product,
+        price=D(price) if price else None,
+        trigger_price=D(trigger) if trigger else None,
+        variety=variety,
+        validity=validity,
         tag=tag,
     )
 
@@ -58,10 +65,12 @@ async def test_new_account_starts_with_ten_lakh(acct: LocalPaperAdapter) -> None
     assert funds.cash == funds.available == D("1000000.00")
 
 
-async def test_amo_waits_for_the_open_then_fills(local: LocalPaperBroker,
-                                                 acct: LocalPaperAdapter) -> None:
-    oid = await acct.place(order(order_type=OrderType.LIMIT, price="2500", variety=Variety.AMO,
-                                 tag="TWAMO1"))
+async def test_amo_waits_for_the_open_then_fills(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
+    oid = await acct.place(
+        order(order_type=OrderType.LIMIT, price="2500", variety=Variety.AMO, tag="TWAMO1")
+    )
     placed = await acct.get_order(oid)
     assert placed.raw_status == "AMO REQ RECEIVED" and placed.status is S.OPEN
     assert placed.tag == "TWAMO1"
@@ -75,8 +84,9 @@ async def test_amo_waits_for_the_open_then_fills(local: LocalPaperBroker,
     assert statuses[-1] == "COMPLETE"
 
 
-async def test_amo_without_funds_is_rejected_at_the_open(local: LocalPaperBroker,
-                                                         acct: LocalPaperAdapter) -> None:
+async def test_amo_without_funds_is_rejected_at_the_open(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     local.exchange.set_cash("paper-1", D("1000"))
     oid = await acct.place(order(order_type=OrderType.LIMIT, price="2500", variety=Variety.AMO))
     assert (await acct.get_order(oid)).raw_status == "AMO REQ RECEIVED"
@@ -95,8 +105,9 @@ async def test_regular_order_while_closed_is_rejected(acct: LocalPaperAdapter) -
     assert "Market is closed" in (rejected.rejection_reason or "")
 
 
-async def test_pre_open_accepts_and_matches_at_the_open(local: LocalPaperBroker,
-                                                        acct: LocalPaperAdapter) -> None:
+async def test_pre_open_accepts_and_matches_at_the_open(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     local.exchange.set_session(SessionName.PRE_OPEN)
     local.exchange.set_prices({REL: D("100")})
     oid = await acct.place(order(order_type=OrderType.LIMIT, price="101"))
@@ -118,20 +129,21 @@ async def test_limit_rests_until_the_price_crosses_and_fills_at_its_limit(
     assert filled.status is S.FILLED and filled.average_price == D("2450.00")
 
 
-async def test_marketable_limit_fills_at_the_last_price(local: LocalPaperBroker,
-                                                        acct: LocalPaperAdapter) -> None:
+async def test_marketable_limit_fills_at_the_last_price(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "2500")
     oid = await acct.place(order(order_type=OrderType.LIMIT, price="2510"))
     assert (await acct.get_order(oid)).average_price == D("2500.00")
 
 
-async def test_sl_m_triggers_and_sl_rests_after_a_gap(local: LocalPaperBroker,
-                                                      acct: LocalPaperAdapter) -> None:
+async def test_sl_m_triggers_and_sl_rests_after_a_gap(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "100")
     await acct.place(order(quantity=20, product=Product.MIS))
     slm = await acct.place(order(Side.SELL, 10, OrderType.SL_M, Product.MIS, trigger="95"))
-    sl = await acct.place(order(Side.SELL, 10, OrderType.SL, Product.MIS, price="94",
-                                trigger="95"))
+    sl = await acct.place(order(Side.SELL, 10, OrderType.SL, Product.MIS, price="94", trigger="95"))
     assert (await acct.get_order(slm)).raw_status == "TRIGGER PENDING"
     local.exchange.set_prices({REL: D("96")})
     assert (await acct.get_order(sl)).raw_status == "TRIGGER PENDING"
@@ -143,15 +155,17 @@ async def test_sl_m_triggers_and_sl_rests_after_a_gap(local: LocalPaperBroker,
     assert (await acct.get_order(sl)).average_price == D("94.00")
 
 
-async def test_stop_on_the_wrong_side_of_the_price_is_rejected(local: LocalPaperBroker,
-                                                               acct: LocalPaperAdapter) -> None:
+async def test_stop_on_the_wrong_side_of_the_price_is_rejected(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "100")
     oid = await acct.place(order(Side.BUY, 1, OrderType.SL_M, Product.MIS, trigger="99"))
     assert "above the last traded price" in ((await acct.get_order(oid)).rejection_reason or "")
 
 
-async def test_partial_fill_with_limited_volume_then_completion(local: LocalPaperBroker,
-                                                                acct: LocalPaperAdapter) -> None:
+async def test_partial_fill_with_limited_volume_then_completion(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "100")
     oid = await acct.place(order(quantity=100, order_type=OrderType.LIMIT, price="99"))
     local.exchange.set_prices({REL: D("99")}, volume=40)
@@ -166,8 +180,9 @@ async def test_partial_fill_with_limited_volume_then_completion(local: LocalPape
     assert len({f.fill_id for f in fills}) == len(fills)
 
 
-async def test_day_orders_expire_at_session_close(local: LocalPaperBroker,
-                                                  acct: LocalPaperAdapter) -> None:
+async def test_day_orders_expire_at_session_close(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "100")
     resting = await acct.place(order(order_type=OrderType.LIMIT, price="90"))
     partial = await acct.place(order(quantity=10, order_type=OrderType.LIMIT, price="99"))
@@ -184,8 +199,7 @@ async def test_day_orders_expire_at_session_close(local: LocalPaperBroker,
     assert (await acct.funds()).used_margin == 0
 
 
-async def test_ioc_remainder_is_cancelled(local: LocalPaperBroker,
-                                          acct: LocalPaperAdapter) -> None:
+async def test_ioc_remainder_is_cancelled(local: LocalPaperBroker, acct: LocalPaperAdapter) -> None:
     local.exchange.set_session(SessionName.OPEN)
     local.exchange.set_prices({REL: D("100")}, volume=3)
     oid = await acct.place(order(quantity=10, validity=Validity.IOC))
@@ -193,8 +207,9 @@ async def test_ioc_remainder_is_cancelled(local: LocalPaperBroker,
     assert (done.status, done.filled_quantity) == (S.CANCELLED, 3)
 
 
-async def test_market_order_without_a_price_waits_then_fills(local: LocalPaperBroker,
-                                                             acct: LocalPaperAdapter) -> None:
+async def test_market_order_without_a_price_waits_then_fills(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     local.exchange.set_session(SessionName.OPEN)
     oid = await acct.place(order(key=SBIN))
     assert (await acct.get_order(oid)).raw_status == "OPEN PENDING"
@@ -238,27 +253,30 @@ async def test_structural_errors_are_refused_without_an_order(acct: LocalPaperAd
     assert await acct.order_book() == []
 
 
-async def test_off_tick_lot_and_band_rejections(local: LocalPaperBroker,
-                                                acct: LocalPaperAdapter) -> None:
+async def test_off_tick_lot_and_band_rejections(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "100")
     local.exchange.set_prices({NIFTY: D("26000")})
-    tick = await acct.get_order(await acct.place(order(order_type=OrderType.LIMIT,
-                                                       price="99.97")))
+    tick = await acct.get_order(await acct.place(order(order_type=OrderType.LIMIT, price="99.97")))
     assert "tick size" in (tick.rejection_reason or "")
     band = await acct.get_order(await acct.place(order(order_type=OrderType.LIMIT, price="130")))
     assert "outside the price band" in (band.rejection_reason or "")
-    lot = await acct.get_order(await acct.place(order(key=NIFTY, quantity=10,
-                                                      product=Product.NRML)))
+    lot = await acct.get_order(
+        await acct.place(order(key=NIFTY, quantity=10, product=Product.NRML))
+    )
     assert "lot size 65" in (lot.rejection_reason or "")
     cnc = await acct.get_order(await acct.place(order(key=NIFTY, quantity=65)))
     assert "CNC is not allowed" in (cnc.rejection_reason or "")
-    fut = await acct.get_order(await acct.place(order(key=NIFTY, quantity=65,
-                                                      product=Product.NRML)))
+    fut = await acct.get_order(
+        await acct.place(order(key=NIFTY, quantity=65, product=Product.NRML))
+    )
     assert fut.status is S.FILLED
 
 
-async def test_mis_blocks_twenty_percent_and_realises_pnl(local: LocalPaperBroker,
-                                                         acct: LocalPaperAdapter) -> None:
+async def test_mis_blocks_twenty_percent_and_realises_pnl(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "100")
     await acct.place(order(quantity=100, product=Product.MIS))
     funds = await acct.funds()
@@ -301,8 +319,7 @@ async def test_cnc_sell_needs_holdings_and_buys_settle_next_day(
     assert (holding.quantity, holding.used_quantity) == (4, 0)
 
 
-async def test_nrml_positions_carry_over(local: LocalPaperBroker,
-                                         acct: LocalPaperAdapter) -> None:
+async def test_nrml_positions_carry_over(local: LocalPaperBroker, acct: LocalPaperAdapter) -> None:
     open_at(local, "26000", NIFTY)
     await acct.place(order(key=NIFTY, quantity=65, product=Product.NRML))
     local.exchange.set_session(SessionName.CLOSED)
@@ -311,8 +328,9 @@ async def test_nrml_positions_carry_over(local: LocalPaperBroker,
     assert (position.quantity, position.average_price) == (65, D("26000.00"))
 
 
-async def test_manual_order_has_no_tag_and_tags_are_found(local: LocalPaperBroker,
-                                                          acct: LocalPaperAdapter) -> None:
+async def test_manual_order_has_no_tag_and_tags_are_found(
+    local: LocalPaperBroker, acct: LocalPaperAdapter
+) -> None:
     open_at(local, "100")
     ours = await acct.place(order(order_type=OrderType.LIMIT, price="90", tag="TWTAG01"))
     manual = local.exchange.place("paper-1", order(order_type=OrderType.LIMIT, price="91"))
@@ -332,13 +350,23 @@ async def test_state_survives_reopening(tmp_path: object) -> None:
     await a.place(order(quantity=3))
     resting = await a.place(order(order_type=OrderType.LIMIT, price="90", tag="TWKEEP"))
     first.exchange.set_holding("x", SBIN, 7)
-    before = (await a.order_book(), await a.trade_book(), await a.positions(),
-              await a.holdings(), await a.funds())
+    before = (
+        await a.order_book(),
+        await a.trade_book(),
+        await a.positions(),
+        await a.holdings(),
+        await a.funds(),
+    )
     await first.aclose()
     second = LocalPaperBroker.open(state, clock="manual")
     b = second.adapter("x")
-    after = (await b.order_book(), await b.trade_book(), await b.positions(),
-             await b.holdings(), await b.funds())
+    after = (
+        await b.order_book(),
+        await b.trade_book(),
+        await b.positions(),
+        await b.holdings(),
+        await b.funds(),
+    )
     assert after == before
     assert (await b.market_session()).session is SessionName.OPEN  # type: ignore[union-attr]
     second.exchange.set_prices({REL: D("89")})
@@ -356,7 +384,10 @@ async def test_order_and_tick_streams(local: LocalPaperBroker, acct: LocalPaperA
     oid = await acct.place(order(quantity=2))
     seen = [await anext(updates) for _ in range(4)]
     assert [u.order.raw_status for u in seen] == [
-        "PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN", "COMPLETE"
+        "PUT ORDER REQ RECEIVED",
+        "VALIDATION PENDING",
+        "OPEN",
+        "COMPLETE",
     ]
     assert seen[-1].fill is not None and seen[-1].fill.broker_order_id == oid
     tick = await anext(ticks)
@@ -365,3 +396,9 @@ async def test_order_and_tick_streams(local: LocalPaperBroker, acct: LocalPaperA
     local.exchange.set_prices({REL: D("101")})
     assert (await anext(ticks)).last_price == D("101")  # SBIN was not subscribed
     await acct.aclose()
+
+
+async def test_initial_cash_applies_only_to_a_new_account(local: LocalPaperBroker) -> None:
+    local.exchange.set_cash("existing", D("123"))
+    assert (await local.adapter("existing", initial_cash=D("5")).funds()).cash == D("123")
+    assert (await local.adapter("fresh", initial_cash=D("5")).funds()).cash == D("5")

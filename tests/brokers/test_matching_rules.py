@@ -7,12 +7,18 @@ from decimal import Decimal as D
 from tradewarden.brokers.base import OrderRequest
 from tradewarden.brokers.instruments import bundled_master
 from tradewarden.brokers.paper import margin, matching, rules
-from tradewarden.domain.instruments import InstrumentKey
+from tradewarden.domain.instruments import Instrument, InstrumentKey
 from tradewarden.domain.orders import OrderType, Product, Side
 
-RELIANCE = bundled_master().get(InstrumentKey("NSE", "RELIANCE"))
-NIFTY_FUT = bundled_master().get(InstrumentKey("NFO", "NIFTY24NOV26FUT"))
-assert RELIANCE is not None and NIFTY_FUT is not None
+
+def _instrument(exchange: str, symbol: str) -> Instrument:
+    found = bundled_master().get(InstrumentKey(exchange, symbol))
+    assert found is not None
+    return found
+
+
+RELIANCE = _instrument("NSE", "RELIANCE")
+NIFTY_FUT = _instrument("NFO", "NIFTY24NOV26FUT")
 
 
 def test_stop_triggers_on_the_right_side() -> None:
@@ -73,9 +79,15 @@ def test_order_checks_give_clear_reasons() -> None:
 
 def test_structural_problems() -> None:
     def req(**kw: object) -> OrderRequest:
-        base: dict[str, object] = dict(exchange="NSE", symbol="SBIN", side=Side.BUY, quantity=1,
-                                       order_type=OrderType.LIMIT, product=Product.CNC,
-                                       price=D("10"))
+        base: dict[str, object] = dict(
+            exchange="NSE",
+            symbol="SBIN",
+            side=Side.BUY,
+            quantity=1,
+            order_type=OrderType.LIMIT,
+            product=Product.CNC,
+            price=D("10"),
+        )
         base.update(kw)
         return OrderRequest(**base)  # type: ignore[arg-type]
 

@@ -56,11 +56,26 @@ def test_unknown_string_is_none_and_the_order_counts_as_working() -> None:
     assert "ONGOING" not in PAPER_STATUS_TABLE
     now = datetime.now(UTC)
     order = BrokerOrder(
-        broker_order_id="1", tag=None, exchange="NSE", symbol="SBIN", side=Side.BUY,
-        quantity=1, filled_quantity=0, average_price=Decimal(0), price=None,
-        trigger_price=None, order_type=OrderType.MARKET, product=Product.CNC,
-        variety=Variety.REGULAR, validity=Validity.DAY, raw_status="ONGOING", status=None,
-        rejection_reason=None, status_message=None, placed_at=now, updated_at=now,
+        broker_order_id="1",
+        tag=None,
+        exchange="NSE",
+        symbol="SBIN",
+        side=Side.BUY,
+        quantity=1,
+        filled_quantity=0,
+        average_price=Decimal(0),
+        price=None,
+        trigger_price=None,
+        order_type=OrderType.MARKET,
+        product=Product.CNC,
+        variety=Variety.REGULAR,
+        validity=Validity.DAY,
+        raw_status="ONGOING",
+        status=None,
+        rejection_reason=None,
+        status_message=None,
+        placed_at=now,
+        updated_at=now,
     )
     assert order.is_working and not order.is_final
 

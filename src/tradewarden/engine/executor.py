@@ -53,6 +53,8 @@ E = EventType
 @dataclass(frozen=True, slots=True)
 class ExecutorSettings:
     verify_delay_s: float = 15.0
+    verify_retry_s: float = 5.0
+    verify_attempts: int = 12
     rate_limit_attempts: int = 5
 
     @property
@@ -236,14 +238,24 @@ class Executor:
         return order
 
     async def _verify(self, order_id: str, broker_order_id: str) -> None:
-        await asyncio.sleep(self.settings.clamped_verify_delay)
-        try:
-            adapter = self.brokers.adapter((await self._load_required(order_id)).account_id)
-            seen = await adapter.get_order(broker_order_id)
-        except (BrokerError, KeyError) as exc:
-            log.info("verification of order %s postponed to the monitor: %s", order_id, exc)
+        """Read the order back after a delay; keep trying while the broker does not answer."""
+        delay = self.settings.clamped_verify_delay
+        for _ in range(self.settings.verify_attempts):
+            await asyncio.sleep(delay)
+            delay = self.settings.verify_retry_s
+            order = await self._load(order_id)
+            if order is None or order.status.is_final:
+                return
+            try:
+                seen = await self.brokers.adapter(order.account_id).get_order(broker_order_id)
+            except KeyError:
+                return
+            except BrokerError as exc:
+                log.info("verification of order %s deferred: %s", order_id, exc)
+                continue
+            await self.apply_broker_view(order_id, seen, EventSource.RECONCILIATION)
             return
-        await self.apply_broker_view(order_id, seen, EventSource.RECONCILIATION)
+        log.warning("order %s could not be verified; the monitor will reconcile it", order_id)
 
     # --- helpers ------------------------------------------------------------------------
 
