@@ -56,3 +56,27 @@ def test_drop_cancels_with_a_reason(server: Server) -> None:
     body = dropped.json()
     assert body["status"] == "cancelled" and body["cancelled_by"] == "user"
     assert body["reason"] == "dropped from retry queue"
+
+
+def test_cli_retry_and_drop(server: Server) -> None:
+    from tests.procs import tradewarden
+
+    exchange = server.simulator.exchange
+    exchange.set_prices({InstrumentKey("NSE", "RELIANCE"): Decimal("2500")})
+    exchange.set_cash("paper-1", Decimal("100"))
+    data_dir = str(server.settings.data_dir)
+    first = server.openalgo("placeorder", **BUY).json()["orderid"]
+    second = server.openalgo("placeorder", **{**BUY, "quantity": "11"}).json()["orderid"]
+    server.wait_for(lambda: all(_order(server, o)["status"] == "retry_pending"
+                                for o in (first, second)))
+    dropped = tradewarden("orders", "drop", second, "--data-dir", data_dir)
+    assert dropped.returncode == 0, dropped.stderr
+    assert "retry_pending -> cancelled" in dropped.stdout
+    exchange.set_cash("paper-1", Decimal("1000000"))
+    retried = tradewarden("orders", "retry", first, "--data-dir", data_dir)
+    assert retried.returncode == 0, retried.stderr
+    server.wait_for(lambda: _order(server, first)["status"] == "filled", timeout=30)
+    again = tradewarden("orders", "drop", first, "--data-dir", data_dir)
+    assert again.returncode == 2 and "only failed or retry_pending" in again.stderr
+    missing = tradewarden("orders", "retry", "NOPE", "--data-dir", data_dir)
+    assert missing.returncode == 2 and "no order NOPE" in missing.stderr

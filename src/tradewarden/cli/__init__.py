@@ -12,6 +12,7 @@ _COMMAND_MODULES = (
     "tradewarden.cli.run",
     "tradewarden.cli.db",
     "tradewarden.cli.users",
+    "tradewarden.cli.orders",
     "tradewarden.cli.paper",
 )
 

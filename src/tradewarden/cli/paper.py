@@ -1,13 +1,70 @@
-"""``tradewarden paper-broker serve`` (placeholder until the simulator lands)."""
+"""``tradewarden paper-broker serve``: the standalone simulated broker (BRIEF §5)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 from typing import Any
+
+from tradewarden.cli import CliError
+
+# Not the in-process broker's <data-dir>/paper-broker.db: both may run side by side.
+DEFAULT_STATE = Path(".tradewarden") / "paper-broker-server.db"
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "paper-broker", help="the simulated broker"
     )
-    parser.set_defaults(handler=lambda args: 1)
+    commands = parser.add_subparsers(dest="paper_command", metavar="COMMAND", required=True)
+    serve = commands.add_parser("serve", help="run the paper broker over HTTP (with control API)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9100, help="listen port (default 9100)")
+    serve.add_argument(
+        "--state",
+        type=Path,
+        default=DEFAULT_STATE,
+        help=f"SQLite state file (default {DEFAULT_STATE})",
+    )
+    serve.add_argument(
+        "--clock",
+        choices=("manual", "real", "open"),
+        default="real",
+        help="manual: session set via /control/clock (starts closed); "
+        "real: NSE calendar and IST wall time (default); open: always open",
+    )
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for injected faults (default fixed, reproducible)",
+    )
+    serve.add_argument(
+        "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug")
+    )
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from tradewarden.brokers.paper.faults import DEFAULT_SEED
+    from tradewarden.brokers.paper.server import serve
+    from tradewarden.brokers.paper.store import StateFileBusy
+
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"port {args.port} is out of range")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        serve(
+            host=args.host,
+            port=args.port,
+            state_path=args.state,
+            clock=args.clock,
+            seed=DEFAULT_SEED if args.seed is None else args.seed,
+            log_level=args.log_level,
+        )
+    except (OSError, StateFileBusy) as exc:
+        raise CliError(f"cannot serve the paper broker: {exc}") from exc
+    return 0
