@@ -38,9 +38,8 @@ def in_process_paper(settings: Settings, clock: ClockMode | str = ClockMode.OPEN
 
     def factory(info: AccountInfo) -> BrokerAdapter:
         _require_paper(info)
-        if info.initial_cash is not None and info.name not in broker.exchange.account_names():
-            broker.exchange.set_cash(info.name, Decimal(info.initial_cash))
-        return broker.adapter(info.name)
+        return broker.adapter(info.name, initial_cash=(
+            Decimal(info.initial_cash) if info.initial_cash is not None else None))
 
     return BrokerSetup(factory=factory, close=broker.aclose, simulator=broker)
 

@@ -7,6 +7,7 @@ asked for, so an account added by the CLI while the server runs is picked up wit
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from tradewarden.store.db import Database
 from tradewarden.store.repositories import Accounts
 
 log = logging.getLogger(__name__)
+
+MARKET_CACHE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class AccountDirectory:
         self.factory = factory
         self._accounts: dict[int, AccountInfo] = {}
         self._adapters: dict[int, BrokerAdapter] = {}
+        self._markets: dict[int, tuple[float, MarketSession | None]] = {}
 
     def refresh(self) -> list[AccountInfo]:
         """Re-read the active accounts (blocking; call through ``db.run``)."""
@@ -64,11 +68,18 @@ class AccountDirectory:
         return adapter
 
     async def market(self, account_id: int) -> MarketSession | None:
+        """The broker's session, cached for ``MARKET_CACHE_S`` (asked on every order)."""
+        cached = self._markets.get(account_id)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
         try:
-            return await self.adapter(account_id).market_session()
+            session = await self.adapter(account_id).market_session()
         except (BrokerError, KeyError) as exc:
             log.info("market session of account %s unknown: %s", account_id, exc)
             return None
+        self._markets[account_id] = (now + MARKET_CACHE_S, session)
+        return session
 
     async def aclose(self) -> None:
         for adapter in self._adapters.values():

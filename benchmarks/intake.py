@@ -1,0 +1,155 @@
+"""Intake benchmark: durable orders accepted over HTTP (BRIEF §8).
+
+Starts a standalone paper broker and ``tradewarden run --paper-url`` (SQLite, WAL,
+``synchronous=FULL``) as real processes, then
+
+1. throughput: ``--orders`` placeorder calls from ``--concurrency`` clients as fast as they are
+   answered → ``orders_per_s`` (HTTP 200 answers per second);
+2. latency: an open-loop stream offered at ``--rate`` per second for ``--seconds`` →
+   ``p50_ms`` / ``p99_ms`` of the answers.
+
+Every order is distinct (its price differs) so the duplicate guard never short-cuts the path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+API_KEY = "tw_benchmark_key_0123456789abcdef"
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _spawn(args: list[str], log: Path,
+           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as output:
+        return subprocess.Popen([sys.executable, "-m", "tradewarden", *args], stdout=output,
+                                stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+
+
+def _wait(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not up")
+
+
+def _body(i: int) -> dict[str, Any]:
+    return {"apikey": API_KEY, "strategy": f"bench-{i // 20000}", "exchange": "NSE",
+            "symbol": "RELIANCE", "action": "BUY", "quantity": "1", "pricetype": "LIMIT",
+            "product": "MIS", "price": f"{2000 + (i % 20000) * 0.05:.2f}"}
+
+
+async def _throughput(url: str, orders: int, concurrency: int, start: int) -> tuple[int, float]:
+    counter = iter(range(start, start + orders))
+    accepted = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal accepted
+        for i in counter:
+            response = await client.post(f"{url}/api/v1/placeorder", json=_body(i))
+            accepted += response.status_code == 200
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return accepted, time.perf_counter() - began
+
+
+async def _latency(url: str, rate: float, seconds: float, start: int) -> list[float]:
+    latencies: list[float] = []
+    total = int(rate * seconds)
+
+    async def one(client: httpx.AsyncClient, i: int) -> None:
+        began = time.perf_counter()
+        try:
+            response = await client.post(f"{url}/api/v1/placeorder", json=_body(i))
+        except httpx.HTTPError:
+            return  # counted as not answered
+        if response.status_code == 200:
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    limits = httpx.Limits(max_connections=512)
+    timeout = httpx.Timeout(60, pool=None)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        began = time.perf_counter()
+        tasks = []
+        for n in range(total):
+            delay = began + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(client, start + n)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+def main(argv: Sequence[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks intake")
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args(list(argv))
+    with tempfile.TemporaryDirectory(prefix="tw-intake-") as tmp:
+        work = Path(tmp)
+        broker_port, port = _port(), _port()
+        broker = _spawn(["paper-broker", "serve", "--port", str(broker_port), "--state",
+                         str(work / "paper.db"), "--clock", "open"], work / "broker.log")
+        service = None
+        try:
+            _wait(f"http://127.0.0.1:{broker_port}/control/orders")
+            httpx.post(f"http://127.0.0.1:{broker_port}/control/prices",
+                       json={"prices": {"NSE:RELIANCE": 2500}}, timeout=10)
+            service = _spawn(["run", "--port", str(port), "--data-dir", str(work / "data"),
+                              "--paper-url", f"http://127.0.0.1:{broker_port}"],
+                             work / "service.log",
+                             env={"TRADEWARDEN_ADMIN_API_KEY": API_KEY,
+                                  "TRADEWARDEN_LOG_LEVEL": "WARNING"})
+            url = f"http://127.0.0.1:{port}"
+            _wait(f"{url}/healthz")
+            accepted, elapsed = asyncio.run(_throughput(url, args.orders, args.concurrency, 0))
+            latencies = asyncio.run(_latency(url, args.rate, args.seconds, args.orders))
+        finally:
+            for process in (service, broker):
+                if process is not None:
+                    process.kill()
+                    process.wait()
+    latencies.sort()
+    offered = int(args.rate * args.seconds)
+    return {
+        "benchmark": "intake",
+        "orders": args.orders,
+        "concurrency": args.concurrency,
+        "accepted": accepted,
+        "orders_per_s": round(accepted / elapsed, 1),
+        "offered_rate_per_s": args.rate,
+        "offered": offered,
+        "answered_ok": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2) if latencies else None,
+        "database": "sqlite (WAL, synchronous=FULL)",
+    }
