@@ -80,31 +80,43 @@ async def _throughput(url: str, orders: int, concurrency: int, start: int) -> tu
         return accepted, time.perf_counter() - began
 
 
-async def _latency(url: str, rate: float, seconds: float, start: int) -> list[float]:
+async def _latency(url: str, rate: float, seconds: float, start: int,
+                   connections: int = 64) -> tuple[list[float], int]:
+    """Open-loop load: request n is due at ``n / rate``; its latency counts from that instant,
+    so time spent queued behind a slow server is included (no coordinated omission)."""
     latencies: list[float] = []
+    failures = 0
     total = int(rate * seconds)
+    due: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
 
-    async def one(client: httpx.AsyncClient, i: int) -> None:
-        began = time.perf_counter()
-        try:
-            response = await client.post(f"{url}/api/v1/placeorder", json=_body(i))
-        except httpx.HTTPError:
-            return  # counted as not answered
-        if response.status_code == 200:
-            latencies.append((time.perf_counter() - began) * 1000)
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while (item := await due.get()) is not None:
+            i, scheduled = item
+            try:
+                response = await client.post(f"{url}/api/v1/placeorder", json=_body(i))
+            except httpx.HTTPError:
+                failures += 1
+                continue
+            if response.status_code == 200:
+                latencies.append((time.perf_counter() - scheduled) * 1000)
+            else:
+                failures += 1
 
-    limits = httpx.Limits(max_connections=512)
-    timeout = httpx.Timeout(60, pool=None)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        workers = [asyncio.create_task(worker(client)) for _ in range(connections)]
         began = time.perf_counter()
-        tasks = []
         for n in range(total):
-            delay = began + n / rate - time.perf_counter()
+            scheduled = began + n / rate
+            delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(client, start + n)))
-        await asyncio.gather(*tasks)
-    return latencies
+            due.put_nowait((start + n, scheduled))
+        for _ in workers:
+            due.put_nowait(None)
+        await asyncio.gather(*workers)
+    return latencies, failures
 
 
 def main(argv: Sequence[str]) -> dict[str, Any]:
@@ -122,8 +134,10 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
         service = None
         try:
             _wait(f"http://127.0.0.1:{broker_port}/control/orders")
-            httpx.post(f"http://127.0.0.1:{broker_port}/control/prices",
-                       json={"prices": {"NSE:RELIANCE": 2500}}, timeout=10)
+            control = f"http://127.0.0.1:{broker_port}/control"
+            httpx.post(f"{control}/prices", json={"prices": {"NSE:RELIANCE": 2500}}, timeout=10)
+            httpx.post(f"{control}/accounts", json={"account": "paper-1", "cash": 10**12},
+                       timeout=10)
             service = _spawn(["run", "--port", str(port), "--data-dir", str(work / "data"),
                               "--paper-url", f"http://127.0.0.1:{broker_port}"],
                              work / "service.log",
@@ -132,7 +146,8 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
             url = f"http://127.0.0.1:{port}"
             _wait(f"{url}/healthz")
             accepted, elapsed = asyncio.run(_throughput(url, args.orders, args.concurrency, 0))
-            latencies = asyncio.run(_latency(url, args.rate, args.seconds, args.orders))
+            latencies, failures = asyncio.run(
+                _latency(url, args.rate, args.seconds, args.orders))
         finally:
             for process in (service, broker):
                 if process is not None:
@@ -149,6 +164,7 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
         "offered_rate_per_s": args.rate,
         "offered": offered,
         "answered_ok": len(latencies),
+        "failed": failures,
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2) if latencies else None,
         "database": "sqlite (WAL, synchronous=FULL)",

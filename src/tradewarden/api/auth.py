@@ -103,7 +103,7 @@ class Authenticator:
         return caller
 
     def _lookup(self, key: str) -> Caller | None:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             user = ApiKeys(session).user_for_key(key)
             if user is None:
                 return None

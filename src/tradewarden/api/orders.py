@@ -63,7 +63,7 @@ async def list_(
         to_time=_day_start(to_date + timedelta(days=1)) if to_date else None)
 
     def query() -> OrderPage:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             result = list_orders(session, caller.user_id, flt, page, page_size)
             return OrderPage(items=[OrderOut.of(r) for r in result.items], total=result.total,
                              page=result.page, page_size=result.page_size,
@@ -76,7 +76,7 @@ async def list_(
 async def stats(caller: CallerDep, services: ServicesDep) -> dict[str, object]:
     """Counts of the caller's orders by status."""
     def query() -> dict[str, int]:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             return status_counts(session, caller.user_id)
 
     counts = await services.db.run(query)
@@ -88,7 +88,7 @@ async def stats(caller: CallerDep, services: ServicesDep) -> dict[str, object]:
 async def detail(order_id: str, caller: CallerDep, services: ServicesDep) -> OrderDetail:
     """One order with its event timeline and fills (404 for another user's order)."""
     def query() -> OrderDetail | None:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             orders = Orders(session, caller.user_id)
             row = orders.get(order_id)
             if row is None:
@@ -105,7 +105,7 @@ async def detail(order_id: str, caller: CallerDep, services: ServicesDep) -> Ord
 
 async def _owned(services: ServicesDep, caller: CallerDep, order_id: str) -> Order:
     def query() -> Order | None:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             row = Orders(session, caller.user_id).get(order_id)
             return order_from_row(row) if row is not None else None
 
@@ -157,7 +157,7 @@ async def cancel(order_id: str, caller: CallerDep, services: ServicesDep) -> Ord
 
 async def _fresh(services: ServicesDep, caller: CallerDep, order_id: str) -> OrderOut:
     def query() -> OrderOut:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             row = Orders(session, caller.user_id).get(order_id)
             assert row is not None
             return OrderOut.of(row)

@@ -77,7 +77,7 @@ def _check_account(session: Any, user_id: int, account_id: int | None) -> None:
 @router.get("", response_model=list[StrategyOut])
 async def list_(request: Request, caller: CallerDep, services: ServicesDep) -> list[StrategyOut]:
     def query() -> list[StrategyOut]:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             return [_out(r, request) for r in Strategies(session, caller.user_id).list()]
 
     return await services.db.run(query)
@@ -105,7 +105,7 @@ async def create(body: StrategyIn, request: Request, caller: CallerDep,
 async def get(strategy_id: int, request: Request, caller: CallerDep,
               services: ServicesDep) -> StrategyOut:
     def query() -> StrategyOut | None:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             row = Strategies(session, caller.user_id).get(strategy_id)
             return _out(row, request) if row is not None else None
 

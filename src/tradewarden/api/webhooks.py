@@ -169,7 +169,7 @@ async def _handle(token: str, request: Request) -> JSONResponse:
 
 
 def _strategy(services: Services, token: str) -> Strategy | None:
-    with services.db.transaction() as session:
+    with services.db.read() as session:
         row = strategy_by_token(session, token)
         if row is not None:
             session.expunge(row)
@@ -177,7 +177,7 @@ def _strategy(services: Services, token: str) -> Strategy | None:
 
 
 def _positions(services: Services, strategy_id: int) -> dict[tuple[str, str, str], int]:
-    with services.db.transaction() as session:
+    with services.db.read() as session:
         return strategy_positions(session, strategy_id)
 
 

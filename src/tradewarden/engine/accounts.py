@@ -45,7 +45,7 @@ class AccountDirectory:
 
     def refresh(self) -> list[AccountInfo]:
         """Re-read the active accounts (blocking; call through ``db.run``)."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             rows = Accounts(session).active()
             infos = [AccountInfo(r.id, r.user_id, r.broker, r.name,
                                  str(r.initial_cash) if r.initial_cash is not None else None)

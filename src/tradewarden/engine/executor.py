@@ -277,7 +277,7 @@ class Executor:
 
     async def _load(self, order_id: str) -> Order | None:
         def load() -> Order | None:
-            with self.ledger.db.transaction() as session:
+            with self.ledger.db.read() as session:
                 row = session.scalar(select(OrderRow).where(OrderRow.id == order_id))
                 return order_from_row(row) if row is not None else None
         return await self.ledger.db.run(load)

@@ -79,7 +79,7 @@ class InflightChecker:
         db = self.executor.ledger.db
 
         def load() -> list[str]:
-            with db.transaction() as session:
+            with db.read() as session:
                 return list(session.scalars(select(OrderRow.id).where(
                     OrderRow.status == OrderStatus.SUBMITTING.value).order_by(OrderRow.id)))
 
@@ -169,7 +169,7 @@ class InflightChecker:
         db = self.executor.ledger.db
 
         def load() -> Order | None:
-            with db.transaction() as session:
+            with db.read() as session:
                 row = session.get(OrderRow, order_id)
                 return order_from_row(row) if row is not None else None
 

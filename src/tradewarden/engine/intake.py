@@ -11,6 +11,10 @@ A crash between 1 and 2 leaves ``created`` orders, which ``recover`` guards agai
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +33,23 @@ from tradewarden.engine.guards import Guards, GuardSettings, Verdict
 from tradewarden.engine.ledger import AppliedEvent, Ledger, utcnow
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import Alert, OrderRow
+
+#: Upper bound of orders written in one group-commit transaction.
+MAX_BATCH_ORDERS = 256
+
+
+@dataclass(slots=True)
+class _Signal:
+    """One caller's legs waiting for the next group commit."""
+
+    orders: list[Order]
+    alert: Alert | None
+    done: asyncio.Future[list[IntakeOutcome]]
+
+    def fail_with_current_exception(self) -> None:
+        if not self.done.done():
+            self.done.set_exception(sys.exc_info()[1] or RuntimeError("intake failed"))
+
 
 #: ``Order.extra`` key naming the batch (first leg's id) of orders recorded from one signal.
 BATCH = "batch"
@@ -62,6 +83,15 @@ class Intake:
         self.guard_settings = GuardSettings(dedupe_window=timedelta(seconds=dedupe_window_s))
         self._clock = clock
         self._listeners: list[Callable[[Order], None]] = []
+        self._pending: deque[_Signal] = deque()
+        self._wakeup = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def stop(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drainer
 
     def on_allowed(self, listener: Callable[[Order], None]) -> None:
         """Register who receives orders that passed the guards (the executor)."""
@@ -72,7 +102,9 @@ class Intake:
         """Record, guard and dispatch ``intents`` (all legs of one signal) for ``user_id``.
 
         With ``alert`` (a webhook), the alert row is written in the same transaction as its
-        legs, so an acknowledged alert survives a crash right after the answer.
+        legs, so an acknowledged alert survives a crash right after the answer. Signals that
+        arrive while a batch is being written share the next transaction (group commit); the
+        call returns once its own orders are recorded and guarded.
         """
         orders = [self._order_for(user_id, intent) for intent in intents]
         if len(orders) > 1:
@@ -80,9 +112,48 @@ class Intake:
                 order.extra[BATCH] = orders[0].id
         for order in orders:
             order.alert_id = alert.id if alert is not None else None
-        created = await self.ledger.db.run(self._record, orders, alert)
+        signal = _Signal(orders, alert, asyncio.get_running_loop().create_future())
+        self._pending.append(signal)
+        self._wakeup.set()
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="intake-group-commit")
+        return await signal.done
+
+    async def _drain(self) -> None:
+        """Write queued signals in batches: one transaction to record, one to guard."""
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch: list[_Signal] = []
+                size = 0
+                while self._pending and size < MAX_BATCH_ORDERS:
+                    signal = self._pending.popleft()
+                    batch.append(signal)
+                    size += len(signal.orders)
+                await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[_Signal]) -> None:
+        try:
+            created = await self.ledger.db.run(self._record_all, batch)
+        except Exception:
+            if len(batch) > 1:  # isolate the culprit: write each signal on its own
+                for signal in batch:
+                    await self._write_batch([signal])
+                return
+            batch[0].fail_with_current_exception()
+            return
         self.ledger.publish(created)
-        return await self.guard([a.order for a in created])
+        try:
+            outcomes = await self.guard([a.order for a in created])
+        except Exception:
+            for signal in batch:
+                signal.fail_with_current_exception()
+            return
+        by_id = {outcome.order.id: outcome for outcome in outcomes}
+        for signal in batch:
+            if not signal.done.done():
+                signal.done.set_result([by_id[order.id] for order in signal.orders])
 
     async def guard(self, orders: Sequence[Order]) -> list[IntakeOutcome]:
         """Run the guards over recorded ``created`` orders and dispatch the allowed ones."""
@@ -100,7 +171,7 @@ class Intake:
     async def recover(self) -> list[IntakeOutcome]:
         """Guard every order a crash left in ``created`` (startup path)."""
         def load() -> list[Order]:
-            with self.ledger.db.transaction() as session:
+            with self.ledger.db.read() as session:
                 rows = session.scalars(select(OrderRow)
                                        .where(OrderRow.status == OrderStatus.CREATED.value)
                                        .order_by(OrderRow.id))
@@ -128,18 +199,24 @@ class Intake:
             created_at=now, updated_at=now, extra=extra,
         )
 
-    def _record(self, orders: list[Order], alert: Alert | None) -> list[AppliedEvent]:
+    def _record_all(self, batch: list[_Signal]) -> list[AppliedEvent]:
         with self.ledger.db.transaction() as session:
-            if alert is not None:
-                session.add(alert)
-                session.flush()
             results = []
-            for order in orders:
-                if order.idempotency_key and self._key_taken(session, order):
-                    order.extra["duplicate_idempotency_key"] = order.idempotency_key
-                    order.idempotency_key = None
-                results.append(self.ledger.create_in_session(session, order))
+            for signal in batch:
+                if signal.alert is not None:
+                    session.add(signal.alert)
+                    session.flush()
+                results.extend(self._record(session, signal.orders))
             return results
+
+    def _record(self, session: Session, orders: list[Order]) -> list[AppliedEvent]:
+        results = []
+        for order in orders:
+            if order.idempotency_key and self._key_taken(session, order):
+                order.extra["duplicate_idempotency_key"] = order.idempotency_key
+                order.idempotency_key = None
+            results.append(self.ledger.create_in_session(session, order))
+        return results
 
     @staticmethod
     def _key_taken(session: Session, order: Order) -> bool:

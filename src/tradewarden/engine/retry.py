@@ -132,14 +132,14 @@ class RetryQueue:
         return results
 
     def _due(self, now: datetime) -> list[Order]:
-        with self.policy.ledger.db.transaction() as session:
+        with self.policy.ledger.db.read() as session:
             rows = session.scalars(select(OrderRow).where(
                 OrderRow.status == OrderStatus.RETRY_PENDING.value,
                 OrderRow.next_retry_at <= now).order_by(OrderRow.next_retry_at, OrderRow.id))
             return [order_from_row(row) for row in rows]
 
     def _guard(self, order: Order, market: MarketSession | None, now: datetime) -> str | None:
-        with self.policy.ledger.db.transaction() as session:
+        with self.policy.ledger.db.read() as session:
             guards = Guards(session, self.master, None, self.guard_settings, now)
             for denial in (guards.validation(order), guards.risk(order)):
                 if denial is not None:

@@ -97,6 +97,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.intake.stop()
         await self.inflight.stop()
         await self.executor.stop()
         await self.accounts.aclose()

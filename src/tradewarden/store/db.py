@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -66,7 +67,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = getattr(_sqlite_mode, "read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+# Per-thread flag telling the SQLite "begin" hook that the transaction only reads.
+_sqlite_mode = threading.local()
 
 
 class Database:
@@ -75,6 +81,11 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
+        # SQLite has one writer at a time. Queuing writers on a lock here wakes the next one as
+        # soon as the previous commits, instead of SQLite's busy handler sleeping for up to
+        # 100 ms per retry; readers (``read``) do not take it (WAL lets them run alongside).
+        self._write_lock: threading.Lock | None = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else None)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
 
@@ -84,9 +95,27 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        with self.sessions() as session, session.begin():
+        """A session inside one (write) transaction: committed on success, rolled back on error."""
+        if self._write_lock is None:
+            with self.sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries only: a consistent snapshot that does not block writers."""
+        if self._write_lock is None:
+            with self.sessions() as session, session.begin():
+                yield session
+            return
+        _sqlite_mode.read_only = True  # this thread's next BEGIN is a deferred (reading) one
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            _sqlite_mode.read_only = False
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn(*args, **kwargs)`` on the DB thread pool."""

@@ -50,7 +50,7 @@ async def orderstatus(request: Request) -> JSONResponse:
     services = services_of(request)
 
     def query() -> dict[str, Any] | None:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             row = Orders(session, caller.user_id).get(body.orderid)
             return order_json(row) if row is not None else None
 
@@ -69,7 +69,7 @@ async def openposition(request: Request) -> JSONResponse:
         return success(quantity="0")
 
     def query() -> int:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             positions = label_positions(session, caller.user_id, account, body.strategy)
             return positions.get((body.exchange, body.symbol, body.product), 0)
 
@@ -83,7 +83,7 @@ async def orderbook(request: Request) -> JSONResponse:
     since = _today_start()
 
     def query() -> list[dict[str, Any]]:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             return [order_json(row) for row in book_orders(session, caller.user_id, since)]
 
     orders = await services.db.run(query)
@@ -105,7 +105,7 @@ async def tradebook(request: Request) -> JSONResponse:
     since = _today_start()
 
     def query() -> list[dict[str, Any]]:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             return [{
                 "action": order.side, "symbol": order.symbol, "exchange": order.exchange,
                 "orderid": order.id, "product": order.product, "quantity": fill.quantity,

@@ -187,7 +187,7 @@ async def cancelallorder(request: Request) -> JSONResponse:
     account = await _account(services, caller)
 
     def query() -> list[Order]:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             return [order_from_row(r) for r in live_orders(session, caller.user_id, account,
                                                            body.strategy)]
 
@@ -230,7 +230,7 @@ async def closeposition(request: Request) -> JSONResponse:
 async def _positions(services: Services, caller: Caller, account: int,
                      label: str) -> dict[tuple[str, str, str], int]:
     def query() -> dict[tuple[str, str, str], int]:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             return label_positions(session, caller.user_id, account, label)
 
     return await services.db.run(query)
@@ -238,7 +238,7 @@ async def _positions(services: Services, caller: Caller, account: int,
 
 async def _owned_order(services: Services, caller: Caller, order_id: str) -> Order:
     def query() -> Order | None:
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             row = Orders(session, caller.user_id).get(order_id)
             return order_from_row(row) if row is not None else None
 
