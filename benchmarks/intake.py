@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks._http import Connection
+
 API_KEY = "tw_benchmark_key_0123456789abcdef"
 
 
@@ -63,24 +65,28 @@ def _body(i: int) -> dict[str, Any]:
             "product": "MIS", "price": f"{2000 + (i % 20000) * 0.05:.2f}"}
 
 
-async def _throughput(url: str, orders: int, concurrency: int, start: int) -> tuple[int, float]:
+async def _throughput(port: int, orders: int, concurrency: int,
+                      start: int) -> tuple[int, float]:
     counter = iter(range(start, start + orders))
     accepted = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker() -> None:
         nonlocal accepted
+        connection = Connection("127.0.0.1", port)
         for i in counter:
-            response = await client.post(f"{url}/api/v1/placeorder", json=_body(i))
-            accepted += response.status_code == 200
+            try:
+                status, _ = await connection.post_json("/api/v1/placeorder", _body(i))
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                continue
+            accepted += status == 200
+        connection.close()
 
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        return accepted, time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted, time.perf_counter() - began
 
 
-async def _latency(url: str, rate: float, seconds: float, start: int,
+async def _latency(port: int, rate: float, seconds: float, start: int,
                    connections: int = 64) -> tuple[list[float], int]:
     """Open-loop load: request n is due at ``n / rate``; its latency counts from that instant,
     so time spent queued behind a slow server is included (no coordinated omission)."""
@@ -89,33 +95,33 @@ async def _latency(url: str, rate: float, seconds: float, start: int,
     total = int(rate * seconds)
     due: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker() -> None:
         nonlocal failures
+        connection = Connection("127.0.0.1", port)
         while (item := await due.get()) is not None:
             i, scheduled = item
             try:
-                response = await client.post(f"{url}/api/v1/placeorder", json=_body(i))
-            except httpx.HTTPError:
+                status, _ = await connection.post_json("/api/v1/placeorder", _body(i))
+            except (OSError, ValueError, asyncio.IncompleteReadError):
                 failures += 1
                 continue
-            if response.status_code == 200:
+            if status == 200:
                 latencies.append((time.perf_counter() - scheduled) * 1000)
             else:
                 failures += 1
+        connection.close()
 
-    limits = httpx.Limits(max_connections=connections)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        workers = [asyncio.create_task(worker(client)) for _ in range(connections)]
-        began = time.perf_counter()
-        for n in range(total):
-            scheduled = began + n / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            due.put_nowait((start + n, scheduled))
-        for _ in workers:
-            due.put_nowait(None)
-        await asyncio.gather(*workers)
+    workers = [asyncio.create_task(worker()) for _ in range(connections)]
+    began = time.perf_counter()
+    for n in range(total):
+        scheduled = began + n / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        due.put_nowait((start + n, scheduled))
+    for _ in workers:
+        due.put_nowait(None)
+    await asyncio.gather(*workers)
     return latencies, failures
 
 
@@ -145,9 +151,10 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
                                   "TRADEWARDEN_LOG_LEVEL": "WARNING"})
             url = f"http://127.0.0.1:{port}"
             _wait(f"{url}/healthz")
-            accepted, elapsed = asyncio.run(_throughput(url, args.orders, args.concurrency, 0))
+            accepted, elapsed = asyncio.run(
+                _throughput(port, args.orders, args.concurrency, 0))
             latencies, failures = asyncio.run(
-                _latency(url, args.rate, args.seconds, args.orders))
+                _latency(port, args.rate, args.seconds, args.orders))
         finally:
             for process in (service, broker):
                 if process is not None:

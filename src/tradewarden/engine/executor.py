@@ -1,14 +1,17 @@
 """The executor: sends recorded, guarded orders to the broker (BRIEF §1.4, §1.6).
 
 Per broker account one worker takes orders in FIFO order, rate-limited by the adapter's
-capabilities, and submits each with our client order id as the broker tag:
+capabilities, and places each with our client order id as the broker tag:
 
-* accepted → the broker's view of the order is applied (``open``/``filled``/…), and verified
-  again after a delay (catches immediate AMO rejections);
+* accepted → the broker's view of the order (read back at once) is applied, and verified again
+  after a delay (catches immediate AMO rejections);
 * definitive refusal → ``rejected``, or ``failed`` + retry queue for retryable reasons;
 * rate limited → wait ``retry_after`` and send again (nothing reached the broker);
 * ambiguous (timeout, 5xx, disconnect) → stays ``submitting``; the in-flight checker resolves it
   by looking the tag up — never by blind resubmission.
+
+The worker takes whatever is queued (up to ``batch_size``) at once: one transaction marks them
+``submitting``, they are placed one by one in order, and one transaction records the outcomes.
 """
 
 from __future__ import annotations
@@ -16,29 +19,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tradewarden.brokers.base import BrokerAdapter, BrokerFill, BrokerOrder, OrderRequest
 from tradewarden.brokers.errors import (
     AmbiguousError,
     BrokerError,
     DefinitiveError,
-    InsufficientFundsError,
     RateLimitedError,
-    SessionExpiredError,
 )
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.lifecycle import InvalidEvent
 from tradewarden.domain.orders import Order, Variety, new_client_order_id
-from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.directory import BrokerDirectory
-from tradewarden.engine.failures import rejection_code
 from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError
+from tradewarden.engine.placement import Placement, failure_of, placement_events
 from tradewarden.engine.ratelimit import TokenBucket
 from tradewarden.engine.retry import RetryPolicy
 from tradewarden.store.order_mapping import order_from_row
@@ -56,6 +57,7 @@ class ExecutorSettings:
     verify_retry_s: float = 5.0
     verify_attempts: int = 12
     rate_limit_attempts: int = 5
+    batch_size: int = 64
 
     @property
     def clamped_verify_delay(self) -> float:
@@ -76,7 +78,6 @@ class Executor:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._buckets: dict[int, TokenBucket] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._inflight: set[str] = set()
         self._on_ambiguous: list[Callable[[str], None]] = []
         self._closed = False
 
@@ -94,7 +95,7 @@ class Executor:
         if queue is None:
             queue = self._queues[order.account_id] = asyncio.Queue()
             self._workers[order.account_id] = asyncio.create_task(
-                self._work(order.account_id, queue), name=f"executor-{order.account_id}")
+                self._work(queue), name=f"executor-{order.account_id}")
         queue.put_nowait(order.id)
 
     async def stop(self) -> None:
@@ -113,15 +114,65 @@ class Executor:
 
     # --- the worker ---------------------------------------------------------------------
 
-    async def _work(self, account_id: int, queue: asyncio.Queue[str]) -> None:
+    async def _work(self, queue: asyncio.Queue[str]) -> None:
         while True:
-            order_id = await queue.get()
+            ids = [await queue.get()]
+            while len(ids) < self.settings.batch_size and not queue.empty():
+                ids.append(queue.get_nowait())
             try:
-                await self.submit(order_id)
+                await self.submit_many(ids)
             except Exception:
-                log.exception("submitting order %s failed unexpectedly", order_id)
+                log.exception("submitting orders %s failed unexpectedly", ids)
             finally:
-                queue.task_done()
+                for _ in ids:
+                    queue.task_done()
+
+    async def submit(self, order_id: str) -> None:
+        """Send one ``created`` or due ``retry_pending`` order to its broker."""
+        await self.submit_many([order_id])
+
+    async def submit_many(self, order_ids: Sequence[str]) -> None:
+        """Mark the sendable orders ``submitting`` (one transaction), place them in order, and
+        record the outcomes (one transaction)."""
+        orders = [o for o in await self._load_many(order_ids)
+                  if o.status in (S.CREATED, S.RETRY_PENDING)]
+        if not orders:
+            return
+        markets = {a: await self.brokers.market(a) for a in {o.account_id for o in orders}}
+        submitted = await self.ledger.db.run(self._mark_submitted, orders, markets)
+        self.ledger.publish(submitted)
+        placements = []
+        for applied in submitted:
+            adapter = self.brokers.adapter(applied.order.account_id)
+            placements.append(await self._send(adapter, applied.order))
+        await self._settle(placements)
+
+    def _mark_submitted(self, orders: list[Order],
+                        markets: dict[int, object]) -> list[AppliedEvent]:
+        results = []
+        with self.ledger.db.transaction() as session:
+            for order in orders:
+                market = markets.get(order.account_id)
+                closed = market is not None and not getattr(market, "in_session", True)
+                amo_ok = bool(order.extra.get("allow_amo")) or order.status is S.RETRY_PENDING
+                amo = order.variety is Variety.AMO or (closed and amo_ok)
+                event = OrderEvent(
+                    E.ORDER_SUBMITTED, EventSource.SYSTEM,
+                    client_order_id=new_client_order_id() if order.status is S.RETRY_PENDING
+                    else None, variety=Variety.AMO if amo else Variety.REGULAR)
+                try:
+                    with session.begin_nested():
+                        results.append(self.ledger.apply_in_session(
+                            session, order.id, event, expected_version=order.version))
+                except (LedgerError, InvalidEvent) as exc:
+                    log.info("order %s not submitted: %s", order.id, exc)
+        return results
+
+    async def place(self, adapter: BrokerAdapter, order: Order) -> None:
+        """Place one ``submitting`` order and record the outcome (used for resubmission)."""
+        await self._settle([await self._send(adapter, order)])
+
+    # --- talking to the broker ----------------------------------------------------------
 
     def _bucket(self, account_id: int, adapter: BrokerAdapter) -> TokenBucket:
         bucket = self._buckets.get(account_id)
@@ -130,29 +181,7 @@ class Executor:
                 adapter.capabilities.orders_per_second)
         return bucket
 
-    async def submit(self, order_id: str) -> None:
-        """Send one ``created`` or due ``retry_pending`` order to its broker."""
-        order = await self._load(order_id)
-        if order is None or order.status not in (S.CREATED, S.RETRY_PENDING):
-            return
-        adapter = self.brokers.adapter(order.account_id)
-        market = await self.brokers.market(order.account_id)
-        closed = market is not None and not market.in_session
-        amo_ok = bool(order.extra.get("allow_amo")) or order.status is S.RETRY_PENDING
-        variety = Variety.AMO if order.variety is Variety.AMO or (closed and amo_ok) else (
-            Variety.REGULAR)
-        new_tag = new_client_order_id() if order.status is S.RETRY_PENDING else None
-        try:
-            applied = await self.ledger.apply(order.id, OrderEvent(
-                E.ORDER_SUBMITTED, EventSource.SYSTEM, client_order_id=new_tag, variety=variety),
-                expected_version=order.version)
-        except (LedgerError, InvalidEvent) as exc:
-            log.info("order %s not submitted: %s", order.id, exc)
-            return
-        await self.place(adapter, applied.order)
-
-    async def place(self, adapter: BrokerAdapter, order: Order) -> None:
-        """Place ``order`` (status ``submitting``) with its tag and apply the outcome."""
+    async def _send(self, adapter: BrokerAdapter, order: Order) -> Placement:
         request = OrderRequest(
             exchange=order.exchange, symbol=order.symbol, side=order.side,
             quantity=order.quantity, order_type=order.order_type, product=order.product,
@@ -166,52 +195,65 @@ class Executor:
             except RateLimitedError as exc:
                 bucket.penalize(exc.retry_after)
                 continue
-            except AmbiguousError as exc:
+            except DefinitiveError as exc:
+                return Placement(order, error=exc)
+            except (AmbiguousError, BrokerError) as exc:
                 log.warning("order %s: submission outcome unknown (%s); checking by tag",
                             order.id, exc)
-                self._ambiguous(order.id)
-                return
-            except (InsufficientFundsError, SessionExpiredError) as exc:
-                await self.fail(order, exc.reason_code, exc.message)
-                return
-            except DefinitiveError as exc:
-                await self._apply(order.id, OrderEvent(
-                    E.ORDER_REJECTED, EventSource.BROKER, rejection_reason=exc.message,
-                    reason_code=ReasonCode.BROKER_VALIDATION))
-                return
-            except BrokerError as exc:
-                log.warning("order %s: broker error %s; checking by tag", order.id, exc)
-                self._ambiguous(order.id)
-                return
-            await self.accepted(adapter, order, broker_order_id)
-            return
-        self._ambiguous(order.id)  # still rate limited: nothing placed, let the checker decide
+                return Placement(order, ambiguous=True)
+            try:
+                seen: BrokerOrder | None = await adapter.get_order(broker_order_id)
+            except BrokerError:
+                seen = None
+            return Placement(order, broker_order_id=broker_order_id, seen=seen)
+        return Placement(order, ambiguous=True)  # still rate limited: let the checker decide
 
-    async def accepted(self, adapter: BrokerAdapter, order: Order, broker_order_id: str) -> None:
-        """The broker took the order: read it back once and schedule the verification."""
-        try:
-            seen: BrokerOrder | None = await adapter.get_order(broker_order_id)
-        except BrokerError:
-            seen = None
-        if seen is None:
-            await self._apply(order.id, OrderEvent(E.ORDER_ACCEPTED, EventSource.BROKER,
-                                                   broker_order_id=broker_order_id))
-        elif seen.status is S.REJECTED and rejection_code(seen.rejection_reason).retryable:
-            text = seen.rejection_reason or seen.raw_status
-            await self.fail(order, rejection_code(text), text, broker_order_id=broker_order_id)
-            return
-        else:
-            await self.apply_broker_view(order.id, seen)
-        self._later(self._verify(order.id, broker_order_id))
+    async def _settle(self, placements: list[Placement]) -> None:
+        fills: dict[int, list[BrokerFill]] = {}
+        for account in {p.order.account_id for p in placements if p.needs_fills}:
+            try:
+                fills[account] = await self.brokers.adapter(account).trade_book()
+            except (BrokerError, KeyError) as exc:
+                log.info("fills of account %s not read (%s); the monitor adds them", account,
+                         exc)
+        applied = await self.ledger.db.run(self._settle_tx, placements, fills)
+        self.ledger.publish(applied)
+        for placement in placements:
+            if placement.ambiguous:
+                self._ambiguous(placement.order.id)
+            elif placement.broker_order_id is not None and failure_of(placement) is None:
+                self._later(self._verify(placement.order.id, placement.broker_order_id))
 
-    async def fail(self, order: Order, code: ReasonCode, message: str, *,
-                   broker_order_id: str | None = None) -> None:
-        """Record a placement failure and queue a retry when the reason allows one."""
-        applied = await self._apply(order.id, OrderEvent(
-            E.ORDER_FAILED, EventSource.BROKER, reason_code=code,
-            reason=f"{code.text} Broker said: {message}", broker_order_id=broker_order_id))
-        if applied is not None and code.retryable:
-            await self.retry.schedule(applied)
+    def _settle_tx(self, placements: list[Placement],
+                   fills: dict[int, list[BrokerFill]]) -> list[AppliedEvent]:
+        results: list[AppliedEvent] = []
+        with self.ledger.db.transaction() as session:
+            for placement in placements:
+                try:
+                    with session.begin_nested():
+                        results.extend(self._record(session, placement, fills))
+                except (LedgerError, InvalidEvent) as exc:
+                    log.info("order %s: outcome not recorded: %s", placement.order.id, exc)
+        return results
+
+    def _record(self, session: Session, placement: Placement,
+                fills: dict[int, list[BrokerFill]]) -> list[AppliedEvent]:
+        order = placement.order
+        failure = failure_of(placement)
+        if failure is not None:
+            code, text = failure
+            failed = self.ledger.apply_in_session(session, order.id, OrderEvent(
+                E.ORDER_FAILED, EventSource.BROKER, reason_code=code,
+                reason=f"{code.text} Broker said: {text}",
+                broker_order_id=placement.broker_order_id))
+            retry = self.retry.retry_event(failed.order)
+            if retry is None:
+                return [failed]
+            return [failed, self.ledger.apply_in_session(session, order.id, retry)]
+        applied = []
+        for event in placement_events(placement, fills.get(order.account_id, ())):
+            applied.append(self.ledger.apply_in_session(session, order.id, event))
+        return applied
 
     async def apply_broker_view(self, order_id: str, seen: BrokerOrder,
                                 source: EventSource = EventSource.BROKER) -> Order | None:
@@ -276,15 +318,13 @@ class Executor:
             return None
 
     async def _load(self, order_id: str) -> Order | None:
-        def load() -> Order | None:
+        found = await self._load_many([order_id])
+        return found[0] if found else None
+
+    async def _load_many(self, order_ids: Sequence[str]) -> list[Order]:
+        def load() -> list[Order]:
             with self.ledger.db.read() as session:
-                row = session.scalar(select(OrderRow).where(OrderRow.id == order_id))
-                return order_from_row(row) if row is not None else None
+                rows = {row.id: row for row in session.scalars(
+                    select(OrderRow).where(OrderRow.id.in_(list(order_ids))))}
+                return [order_from_row(rows[i]) for i in order_ids if i in rows]
         return await self.ledger.db.run(load)
-
-    async def _load_required(self, order_id: str) -> Order:
-        order = await self._load(order_id)
-        if order is None:
-            raise KeyError(order_id)
-        return order
-

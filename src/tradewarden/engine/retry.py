@@ -66,17 +66,23 @@ class RetryPolicy:
             return None
         return self.calendar.retry_expiry(order.first_failed_at)
 
+    def retry_event(self, order: Order) -> OrderEvent | None:
+        """The ``OrderRetryScheduled`` for a just-failed order, or None when out of attempts."""
+        if order.retry_count >= self.settings.max_attempts:
+            return None
+        return OrderEvent(E.ORDER_RETRY_SCHEDULED, EventSource.SYSTEM,
+                          next_retry_at=self.next_attempt_at(order, self._clock()),
+                          reason_code=ReasonCode(order.reason_code) if order.reason_code
+                          else None, reason=order.reason)
+
     async def schedule(self, failed: AppliedEvent) -> AppliedEvent | None:
         """Put a just-failed order into the queue (or fail it for good when out of attempts)."""
         order = failed.order
-        if order.retry_count >= self.settings.max_attempts:
+        event = self.retry_event(order)
+        if event is None:
             return None
-        when = self.next_attempt_at(order, self._clock())
         try:
-            return await self.ledger.apply(order.id, OrderEvent(
-                E.ORDER_RETRY_SCHEDULED, EventSource.SYSTEM, next_retry_at=when,
-                reason_code=ReasonCode(order.reason_code) if order.reason_code else None,
-                reason=order.reason), expected_version=order.version)
+            return await self.ledger.apply(order.id, event, expected_version=order.version)
         except (InvalidEvent, LedgerError) as exc:
             log.info("order %s: retry not scheduled: %s", order.id, exc)
             return None
