@@ -154,8 +154,9 @@ async def modifyorder(request: Request) -> JSONResponse:
     order = await _owned_order(services, caller, body.orderid)
     mismatched = [name for name, ours, theirs in (
         ("exchange", order.exchange, body.exchange), ("symbol", order.symbol, body.symbol),
-        ("action", order.side.value, body.action), ("product", order.product.value,
-                                                    body.product)) if ours != theirs]
+        ("action", order.side.value, body.action),
+        ("product", order.product.value, body.product),
+        ("pricetype", order.order_type.value, body.pricetype)) if ours != theirs]
     if mismatched:
         raise OpenAlgoError(400, f"{', '.join(mismatched)} cannot be changed by modifyorder")
     try:
