@@ -6,11 +6,12 @@ denial wins. Checks run inside the caller's transaction so they see a consistent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewarden.brokers.base import MarketSession, SessionName
@@ -57,19 +58,72 @@ class Guards:
         self.market = market
         self.settings = settings
         self.now = now
+        self._recent: dict[tuple[object, ...], list[str]] | None = None
+        self._denied_here: set[str] = set()
+        # rows read once per batch (a batch is one transaction, so they cannot go stale in it)
+        self._accounts: dict[int, BrokerAccount | None] = {}
+        self._strategies: dict[int, Strategy | None] = {}
+
+    def prefetch(self, orders: list[Order]) -> None:
+        """Load the recent orders that could be identical to ``orders`` in one query, so a
+        batch is checked for duplicates without a query per order."""
+        since = self.now - self.settings.dedupe_window
+        shapes = {(o.user_id, o.symbol, o.side.value, o.quantity, o.order_type.value, o.price)
+                  for o in orders}
+        priced = [shape for shape in shapes if shape[5] is not None]
+        unpriced = [shape[:5] for shape in shapes if shape[5] is None]
+        same_shape: list[ColumnElement[bool]] = []
+        if priced:
+            same_shape.append(tuple_(OrderRow.user_id, OrderRow.symbol, OrderRow.side,
+                                     OrderRow.quantity, OrderRow.order_type,
+                                     OrderRow.price).in_(priced))
+        if unpriced:
+            same_shape.append(and_(OrderRow.price.is_(None), tuple_(
+                OrderRow.user_id, OrderRow.symbol, OrderRow.side, OrderRow.quantity,
+                OrderRow.order_type).in_(unpriced)))
+        rows = self.session.execute(select(
+            OrderRow.id, OrderRow.user_id, OrderRow.strategy_id, OrderRow.strategy_label,
+            OrderRow.exchange, OrderRow.symbol, OrderRow.side, OrderRow.quantity,
+            OrderRow.order_type, OrderRow.price,
+        ).where(
+            OrderRow.created_at >= since,
+            OrderRow.status != OrderStatus.DENIED.value,
+            OrderRow.user_id.in_({o.user_id for o in orders}),
+            OrderRow.symbol.in_({o.symbol for o in orders}),
+            or_(*same_shape),
+        )).all()
+        recent: dict[tuple[object, ...], list[str]] = {}
+        for oid, user, strategy, label, exchange, symbol, side, qty, kind, price in rows:
+            key = (user, strategy, None if strategy is not None else label, exchange, symbol,
+                   side, qty, kind, price)
+            recent.setdefault(key, []).append(oid)
+        self._recent = recent
+
+    @staticmethod
+    def _signature(order: Order) -> tuple[object, ...]:
+        return (order.user_id, order.strategy_id,
+                None if order.strategy_id is not None else order.strategy_label,
+                order.exchange, order.symbol, order.side.value, order.quantity,
+                order.order_type.value, order.price)
 
     def check(self, order: Order, *, position_guards: bool, allow_amo: bool,
               siblings: frozenset[str] = frozenset()) -> Verdict:
         """Every guard in order; ``siblings`` are legs of the same signal (never duplicates)."""
-        for denial in (
-            self.validation(order),
-            self.risk(order),
-            self.duplicates(order, position_guards=position_guards, siblings=siblings),
-            self.positions(order) if position_guards else None,
-        ):
+        checks: tuple[Callable[[], Denial | None], ...] = (
+            lambda: self.validation(order),
+            lambda: self.risk(order),
+            lambda: self.duplicates(order, position_guards=position_guards, siblings=siblings),
+            lambda: self.positions(order) if position_guards else None,
+        )
+        for check in checks:
+            denial = check()
             if denial is not None:
+                self._denied_here.add(order.id)
                 return Verdict(denial)
-        return self.market_state(order, allow_amo=allow_amo)
+        verdict = self.market_state(order, allow_amo=allow_amo)
+        if verdict.denial is not None:
+            self._denied_here.add(order.id)
+        return verdict
 
     # --- validation ---------------------------------------------------------------------
 
@@ -110,7 +164,7 @@ class Guards:
     def risk(self, order: Order) -> Denial | None:
         if order.execution_type is ExecutionType.EXIT:
             return None  # exits are always allowed to reduce risk
-        account = self.session.get(BrokerAccount, order.account_id)
+        account = self._account(order.account_id)
         if account is None or not account.is_active:
             return _deny(ReasonCode.RISK_BLOCKED, "the broker account is not active")
         if account.kill_switch:
@@ -135,6 +189,35 @@ class Guards:
         if order.extra.get("duplicate_idempotency_key"):
             return _deny(ReasonCode.DUPLICATE_BLOCKED,
                          "an order with this idempotency key already exists")
+        if self._recent is not None:
+            earlier = [other for other in self._recent.get(self._signature(order), ())
+                       if other < order.id and other not in siblings
+                       and other not in self._denied_here]
+            if earlier:
+                return self._duplicate()
+        elif self._identical_exists(order, siblings):
+            return self._duplicate()
+        if position_guards and order.strategy_id is not None:
+            working = select(OrderRow.id).where(
+                OrderRow.user_id == order.user_id,
+                OrderRow.id != order.id,
+                OrderRow.id.not_in(siblings) if siblings else OrderRow.id.is_not(None),
+                OrderRow.strategy_id == order.strategy_id,
+                OrderRow.exchange == order.exchange,
+                OrderRow.symbol == order.symbol,
+                OrderRow.side == order.side.value,
+                OrderRow.status.in_(_WORKING),
+            ).limit(1)
+            if self.session.scalar(working) is not None:
+                return _deny(ReasonCode.DUPLICATE_BLOCKED,
+                             "the strategy already has an open order for this symbol and side")
+        return None
+
+    def _duplicate(self) -> Denial:
+        window = self.settings.dedupe_window.total_seconds()
+        return _deny(ReasonCode.DUPLICATE_BLOCKED, f"identical signal within the last {window:g} s")
+
+    def _identical_exists(self, order: Order, siblings: frozenset[str]) -> bool:
         since = self.now - self.settings.dedupe_window
         identical = select(OrderRow.id).where(
             OrderRow.user_id == order.user_id,
@@ -151,25 +234,7 @@ class Guards:
         ).limit(1)
         if siblings:
             identical = identical.where(OrderRow.id.not_in(siblings))
-        if self.session.scalar(identical) is not None:
-            window = self.settings.dedupe_window.total_seconds()
-            return _deny(ReasonCode.DUPLICATE_BLOCKED,
-                         f"identical signal within the last {window:g} s")
-        if position_guards and order.strategy_id is not None:
-            working = select(OrderRow.id).where(
-                OrderRow.user_id == order.user_id,
-                OrderRow.id != order.id,
-                OrderRow.id.not_in(siblings) if siblings else OrderRow.id.is_not(None),
-                OrderRow.strategy_id == order.strategy_id,
-                OrderRow.exchange == order.exchange,
-                OrderRow.symbol == order.symbol,
-                OrderRow.side == order.side.value,
-                OrderRow.status.in_(_WORKING),
-            ).limit(1)
-            if self.session.scalar(working) is not None:
-                return _deny(ReasonCode.DUPLICATE_BLOCKED,
-                             "the strategy already has an open order for this symbol and side")
-        return None
+        return self.session.scalar(identical) is not None
 
     # --- position guards ----------------------------------------------------------------
 
@@ -229,7 +294,14 @@ class Guards:
     def _strategy(self, order: Order) -> Strategy | None:
         if order.strategy_id is None:
             return None
-        return self.session.get(Strategy, order.strategy_id)
+        if order.strategy_id not in self._strategies:
+            self._strategies[order.strategy_id] = self.session.get(Strategy, order.strategy_id)
+        return self._strategies[order.strategy_id]
+
+    def _account(self, account_id: int) -> BrokerAccount | None:
+        if account_id not in self._accounts:
+            self._accounts[account_id] = self.session.get(BrokerAccount, account_id)
+        return self._accounts[account_id]
 
     @staticmethod
     def _same_owner(order: Order) -> tuple[ColumnElement[bool], ...]:

@@ -201,22 +201,24 @@ class Intake:
 
     def _record_all(self, batch: list[_Signal]) -> list[AppliedEvent]:
         with self.ledger.db.transaction() as session:
-            results = []
             for signal in batch:
                 if signal.alert is not None:
                     session.add(signal.alert)
-                    session.flush()
-                results.extend(self._record(session, signal.orders))
-            return results
+            session.flush()
+            return self._record(session, [o for signal in batch for o in signal.orders])
 
     def _record(self, session: Session, orders: list[Order]) -> list[AppliedEvent]:
-        results = []
+        seen: set[tuple[int, str]] = set()
         for order in orders:
-            if order.idempotency_key and self._key_taken(session, order):
+            if not order.idempotency_key:
+                continue
+            key = (order.user_id, order.idempotency_key)
+            if key in seen or self._key_taken(session, order):
                 order.extra["duplicate_idempotency_key"] = order.idempotency_key
                 order.idempotency_key = None
-            results.append(self.ledger.create_in_session(session, order))
-        return results
+            else:
+                seen.add(key)
+        return self.ledger.create_many_in_session(session, orders)
 
     @staticmethod
     def _key_taken(session: Session, order: Order) -> bool:
@@ -233,12 +235,13 @@ class Intake:
             if isinstance(batch := order.extra.get(BATCH), str):
                 batches.setdefault(batch, set()).add(order.id)
         with self.ledger.db.transaction() as session:
-            for order in orders:
+            guards = Guards(session, self.master, None, self.guard_settings, now)
+            guards.prefetch(orders)
+            for order in sorted(orders, key=lambda o: o.id):
                 batch = order.extra.get(BATCH)
                 siblings = frozenset(batches.get(batch, ())) if isinstance(batch, str) else (
                     frozenset())
-                guards = Guards(session, self.master, markets.get(order.account_id),
-                                self.guard_settings, now)
+                guards.market = markets.get(order.account_id)
                 verdict = guards.check(
                     order,
                     position_guards=bool(order.extra.get("position_guards")),

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
@@ -32,6 +32,11 @@ from tradewarden.store.order_mapping import order_from_row, order_values
 from tradewarden.store.tables import FillRow, OrderEventRow, OrderRow
 
 log = logging.getLogger(__name__)
+
+# Core tables: the ledger's hot path skips the ORM unit of work.
+ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
+EVENTS: Table = OrderEventRow.__table__  # type: ignore[assignment]
+FILLS: Table = FillRow.__table__  # type: ignore[assignment]
 
 MAX_CONFLICT_RETRIES = 20
 
@@ -139,18 +144,42 @@ class Ledger:
         now = self._clock()
         order.created_at = order.updated_at = now
         order.version = 1
-        session.add(OrderRow(**order_values(order)))
+        session.execute(insert(ORDERS), order_values(order))
         payload = _creation_payload(order)
         if detail:
             payload["detail"] = detail
-        session.flush()
         return self._insert_event(session, order, EventType.ORDER_CREATED, source, None,
                                   OrderStatus.CREATED, payload, now)
+
+    def create_many_in_session(self, session: Session, orders: list[Order], *,
+                               source: EventSource = EventSource.SYSTEM) -> list[AppliedEvent]:
+        """``create_in_session`` for many orders with two multi-row statements."""
+        if not orders:
+            return []
+        if any(o.status is not OrderStatus.CREATED or o.version != 0 for o in orders):
+            raise InvalidEvent("a new order must be in status created with version 0")
+        now = self._clock()
+        for order in orders:
+            order.created_at = order.updated_at = now
+            order.version = 1
+        session.execute(insert(ORDERS), [order_values(o) for o in orders])
+        payloads = [_creation_payload(o) for o in orders]
+        ids = session.execute(
+            insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True),
+            [{"order_id": o.id, "user_id": o.user_id, "sequence": 1,
+              "type": EventType.ORDER_CREATED.value, "source": source.value,
+              "from_status": None, "to_status": OrderStatus.CREATED.value, "payload": p,
+              "created_at": now} for o, p in zip(orders, payloads, strict=True)],
+        ).scalars().all()
+        return [AppliedEvent(order=o, event_id=event_id, sequence=1,
+                             type=EventType.ORDER_CREATED, source=source, from_status=None,
+                             to_status=OrderStatus.CREATED, payload=p, created_at=now)
+                for o, p, event_id in zip(orders, payloads, ids, strict=True)]
 
     def apply_in_session(self, session: Session, order_id: str, event: OrderEvent, *,
                          expected_version: int | None = None) -> AppliedEvent:
         """Validate and write one event inside the caller's transaction (no commit, no publish)."""
-        row = session.get(OrderRow, order_id, populate_existing=True)
+        row = session.execute(select(ORDERS).where(ORDERS.c.id == order_id)).first()
         if row is None:
             raise OrderNotFound(order_id)
         current = order_from_row(row)
@@ -176,19 +205,20 @@ class Ledger:
                         invalid)
             raise
         new = transition.order
+        changed = {k: v for k, v in order_values(new).items()
+                   if k != "id" and v != getattr(row, k)}
         result = session.execute(
-            update(OrderRow)
-            .where(OrderRow.id == order_id, OrderRow.version == current.version)
-            .values(**{k: v for k, v in order_values(new).items() if k != "id"})
-            .execution_options(synchronize_session=False)
+            update(ORDERS)
+            .where(ORDERS.c.id == order_id, ORDERS.c.version == current.version)
+            .values(**changed)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(f"order {order_id} changed concurrently")
-        for fill in event.fills:
-            session.add(FillRow(order_id=order_id, user_id=new.user_id,
-                                account_id=new.account_id, broker_fill_id=fill.fill_id,
-                                quantity=fill.quantity, price=fill.price,
-                                filled_at=fill.filled_at, created_at=now))
+        if event.fills:
+            session.execute(insert(FILLS), [
+                {"order_id": order_id, "user_id": new.user_id, "account_id": new.account_id,
+                 "broker_fill_id": f.fill_id, "quantity": f.quantity, "price": f.price,
+                 "filled_at": f.filled_at, "created_at": now} for f in event.fills])
         return self._insert_event(session, new, event.type, event.source,
                                   transition.from_status, transition.to_status,
                                   transition.payload, now)
@@ -200,8 +230,8 @@ class Ledger:
             return event
         ids = [f.fill_id for f in event.fills]
         known = set(session.scalars(
-            select(FillRow.broker_fill_id).where(
-                FillRow.account_id == order.account_id, FillRow.broker_fill_id.in_(ids))
+            select(FILLS.c.broker_fill_id).where(
+                FILLS.c.account_id == order.account_id, FILLS.c.broker_fill_id.in_(ids))
         ))
         if not known:
             return event
@@ -216,15 +246,16 @@ class Ledger:
                       source: EventSource, from_status: OrderStatus | None,
                       to_status: OrderStatus, payload: dict[str, Any],
                       now: datetime) -> AppliedEvent:
-        row = OrderEventRow(order_id=order.id, user_id=order.user_id, sequence=order.version,
-                            type=event_type.value, source=source.value,
-                            from_status=from_status.value if from_status else None,
-                            to_status=to_status.value, payload=payload, created_at=now)
-        session.add(row)
-        session.flush()
-        return AppliedEvent(order=order, event_id=row.id, sequence=row.sequence, type=event_type,
-                            source=source, from_status=from_status, to_status=to_status,
-                            payload=payload, created_at=now)
+        event_id = session.execute(
+            insert(EVENTS).returning(EVENTS.c.id),
+            {"order_id": order.id, "user_id": order.user_id, "sequence": order.version,
+             "type": event_type.value, "source": source.value,
+             "from_status": from_status.value if from_status else None,
+             "to_status": to_status.value, "payload": payload, "created_at": now},
+        ).scalar_one()
+        return AppliedEvent(order=order, event_id=event_id, sequence=order.version,
+                            type=event_type, source=source, from_status=from_status,
+                            to_status=to_status, payload=payload, created_at=now)
 
 
 def _creation_payload(order: Order) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
+
 from tradewarden.domain.orders import (
     CancelledBy,
     ExecutionType,
@@ -40,8 +42,8 @@ def order_values(order: Order) -> dict[str, Any]:
     return values
 
 
-def order_from_row(row: OrderRow) -> Order:
-    """The domain order held in ``row``."""
+def order_from_row(row: OrderRow | Row[Any]) -> Order:
+    """The domain order held in ``row`` (an ORM object or a Core row of ``orders``)."""
     return Order(
         id=row.id,
         user_id=row.user_id,
