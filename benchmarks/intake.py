@@ -9,6 +9,9 @@ Starts a standalone paper broker and ``tradewarden run --paper-url`` (SQLite, WA
    ``p50_ms`` / ``p99_ms`` of the answers.
 
 Every order is distinct (its price differs) so the duplicate guard never short-cuts the path.
+The executor places the accepted orders with the paper broker at ``--broker-orders-per-s``
+(default 20/s, the order of a retail broker's limit); ``0`` lets it push as fast as it can,
+competing with intake for the same CPU.
 """
 
 from __future__ import annotations
@@ -131,10 +134,15 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--broker-orders-per-s", type=float, default=20.0,
+                        help="executor pace per account (retail brokers allow about 10-20/s); "
+                             "0 = unthrottled")
     args = parser.parse_args(list(argv))
     with tempfile.TemporaryDirectory(prefix="tw-intake-") as tmp:
         work = Path(tmp)
         broker_port, port = _port(), _port()
+        pace = ({"TRADEWARDEN_BROKER_ORDERS_PER_S": str(args.broker_orders_per_s)}
+                if args.broker_orders_per_s > 0 else {})
         broker = _spawn(["paper-broker", "serve", "--port", str(broker_port), "--state",
                          str(work / "paper.db"), "--clock", "open"], work / "broker.log")
         service = None
@@ -148,7 +156,7 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
                               "--paper-url", f"http://127.0.0.1:{broker_port}"],
                              work / "service.log",
                              env={"TRADEWARDEN_ADMIN_API_KEY": API_KEY,
-                                  "TRADEWARDEN_LOG_LEVEL": "WARNING"})
+                                  "TRADEWARDEN_LOG_LEVEL": "WARNING", **pace})
             url = f"http://127.0.0.1:{port}"
             _wait(f"{url}/healthz")
             accepted, elapsed = asyncio.run(
@@ -175,4 +183,5 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2) if latencies else None,
         "database": "sqlite (WAL, synchronous=FULL)",
+        "executor_orders_per_s": args.broker_orders_per_s or "unthrottled",
     }

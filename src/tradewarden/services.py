@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tradewarden.api.auth import Authenticator
 from tradewarden.broker_setup import BrokerSetup
 from tradewarden.config import Settings
+from tradewarden.engine.executor import ExecutorSettings
 from tradewarden.engine.ledger import Ledger
 from tradewarden.engine.runtime import Engine, EngineSettings
 from tradewarden.store.db import Database
@@ -31,7 +32,8 @@ class Services:
         db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
         ledger = Ledger(db)
         engine = Engine(ledger, brokers.factory, engine_settings or EngineSettings(
-            dedupe_window_s=settings.dedupe_window_s))
+            dedupe_window_s=settings.dedupe_window_s,
+            executor=ExecutorSettings(orders_per_second=settings.broker_orders_per_s)))
         return cls(settings=settings, db=db, ledger=ledger, auth=Authenticator(db),
                    engine=engine, brokers=brokers)
 

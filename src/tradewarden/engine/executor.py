@@ -58,6 +58,8 @@ class ExecutorSettings:
     verify_attempts: int = 12
     rate_limit_attempts: int = 5
     batch_size: int = 64
+    #: Orders per second per account; None: the adapter's own limit.
+    orders_per_second: float | None = None
 
     @property
     def clamped_verify_delay(self) -> float:
@@ -177,8 +179,8 @@ class Executor:
     def _bucket(self, account_id: int, adapter: BrokerAdapter) -> TokenBucket:
         bucket = self._buckets.get(account_id)
         if bucket is None:
-            bucket = self._buckets[account_id] = TokenBucket(
-                adapter.capabilities.orders_per_second)
+            rate = self.settings.orders_per_second or adapter.capabilities.orders_per_second
+            bucket = self._buckets[account_id] = TokenBucket(rate)
         return bucket
 
     async def _send(self, adapter: BrokerAdapter, order: Order) -> Placement:
@@ -218,11 +220,14 @@ class Executor:
                          exc)
         applied = await self.ledger.db.run(self._settle_tx, placements, fills)
         self.ledger.publish(applied)
+        latest = {a.order.id: a.to_status for a in applied}
         for placement in placements:
+            order_id = placement.order.id
             if placement.ambiguous:
-                self._ambiguous(placement.order.id)
-            elif placement.broker_order_id is not None and failure_of(placement) is None:
-                self._later(self._verify(placement.order.id, placement.broker_order_id))
+                self._ambiguous(order_id)
+            elif (placement.broker_order_id is not None and failure_of(placement) is None
+                  and order_id in latest and not latest[order_id].is_final):
+                self._later(self._verify(order_id, placement.broker_order_id))
 
     def _settle_tx(self, placements: list[Placement],
                    fills: dict[int, list[BrokerFill]]) -> list[AppliedEvent]:
