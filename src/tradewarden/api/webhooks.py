@@ -23,6 +23,7 @@ from tradewarden.api.openalgo.requests import (
     InstrumentFields,
     decimal_amount,
     one_of,
+    signed_whole_number,
     whole_number,
 )
 from tradewarden.domain.intents import OrderIntent
@@ -94,10 +95,7 @@ class SmartAlert(Leg):
     @field_validator("position_size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> int:
-        text = str(value).strip() if not isinstance(value, bool) else "x"
-        negative = text.startswith("-")
-        size = whole_number(text[1:] if negative else text, "position_size", minimum=0)
-        return -size if negative else size
+        return signed_whole_number(value, "position_size")
 
 
 class _Bucket:

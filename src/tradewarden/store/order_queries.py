@@ -87,18 +87,24 @@ LIVE_STATUSES = ("created", "submitting", "open", "partially_filled", "pending_c
 FINAL_STATUSES = ("denied", "filled", "rejected", "cancelled", "expired")
 
 
-def label_positions(session: Session, user_id: int, account_id: int,
-                    label: str) -> dict[tuple[str, str, str], int]:
-    """Net filled quantity (buys positive) per (exchange, symbol, product) of a strategy label."""
+def net_positions(session: Session,
+                  *where: ColumnElement[bool]) -> dict[tuple[str, str, str], int]:
+    """Net filled quantity (buys positive) per (exchange, symbol, product) of matching orders."""
     signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
                   else_=-OrderRow.filled_quantity)
     rows = session.execute(
         select(OrderRow.exchange, OrderRow.symbol, OrderRow.product, func.sum(signed))
-        .where(OrderRow.user_id == user_id, OrderRow.account_id == account_id,
-               OrderRow.strategy_id.is_(None), OrderRow.strategy_label == label,
-               OrderRow.filled_quantity > 0)
+        .where(OrderRow.filled_quantity > 0, *where)
         .group_by(OrderRow.exchange, OrderRow.symbol, OrderRow.product)).all()
     return {(e, s, p): int(net or 0) for e, s, p, net in rows}
+
+
+def label_positions(session: Session, user_id: int, account_id: int,
+                    label: str) -> dict[tuple[str, str, str], int]:
+    """Positions of an OpenAlgo strategy label (orders not tied to a configured strategy)."""
+    return net_positions(session, OrderRow.user_id == user_id,
+                         OrderRow.account_id == account_id, OrderRow.strategy_id.is_(None),
+                         OrderRow.strategy_label == label)
 
 
 def live_orders(session: Session, user_id: int, account_id: int,
@@ -130,14 +136,8 @@ def user_fills(session: Session, user_id: int, since: datetime) -> list[tuple[Fi
 
 
 def strategy_positions(session: Session, strategy_id: int) -> dict[tuple[str, str, str], int]:
-    """Net filled quantity (buys positive) per (exchange, symbol, product) of a strategy."""
-    signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
-                  else_=-OrderRow.filled_quantity)
-    rows = session.execute(
-        select(OrderRow.exchange, OrderRow.symbol, OrderRow.product, func.sum(signed))
-        .where(OrderRow.strategy_id == strategy_id, OrderRow.filled_quantity > 0)
-        .group_by(OrderRow.exchange, OrderRow.symbol, OrderRow.product)).all()
-    return {(e, s, p): int(net or 0) for e, s, p, net in rows}
+    """Positions of a configured strategy."""
+    return net_positions(session, OrderRow.strategy_id == strategy_id)
 
 
 def strategy_working_orders(session: Session, strategy_id: int) -> int:

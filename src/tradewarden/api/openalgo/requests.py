@@ -27,6 +27,14 @@ def whole_number(value: Any, name: str, *, minimum: int) -> int:
     return int(number)
 
 
+def signed_whole_number(value: Any, name: str) -> int:
+    """A whole number that may be negative (a target position: short below zero)."""
+    text = str(value).strip() if not isinstance(value, bool) else "x"
+    negative = text.startswith("-")
+    size = whole_number(text[1:] if negative else text, name, minimum=0)
+    return -size if negative else size
+
+
 def decimal_amount(value: Any, name: str) -> Decimal:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number")
@@ -158,10 +166,7 @@ class SmartOrderRequest(OrderFields):
     @field_validator("position_size", mode="before")
     @classmethod
     def _position_size(cls, value: Any) -> int:
-        text = str(value).strip() if not isinstance(value, bool) else "x"
-        negative = text.startswith("-")
-        size = whole_number(text[1:] if negative else text, "position_size", minimum=0)
-        return -size if negative else size
+        return signed_whole_number(value, "position_size")
 
 
 class SplitOrderRequest(OrderFields):
