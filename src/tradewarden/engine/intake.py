@@ -228,13 +228,17 @@ class Intake:
 
     def _guard_all(self, orders: list[Order],
                    markets: dict[int, MarketSession | None]) -> list[AppliedEvent]:
-        results: list[AppliedEvent] = []
+        """Decide every order on a read snapshot, then write the denials in one transaction.
+
+        Batches are guarded one at a time (the drain loop), so each sees the earlier ones.
+        """
         now = self._clock()
         batches: dict[str, set[str]] = {}
         for order in orders:
             if isinstance(batch := order.extra.get(BATCH), str):
                 batches.setdefault(batch, set()).add(order.id)
-        with self.ledger.db.transaction() as session:
+        verdicts: list[tuple[Order, Verdict]] = []
+        with self.ledger.db.read() as session:
             guards = Guards(session, self.master, None, self.guard_settings, now)
             guards.prefetch(orders)
             for order in sorted(orders, key=lambda o: o.id):
@@ -242,21 +246,24 @@ class Intake:
                 siblings = frozenset(batches.get(batch, ())) if isinstance(batch, str) else (
                     frozenset())
                 guards.market = markets.get(order.account_id)
-                verdict = guards.check(
+                verdicts.append((order, guards.check(
                     order,
                     position_guards=bool(order.extra.get("position_guards")),
                     allow_amo=bool(order.extra.get("allow_amo")),
                     siblings=siblings - {order.id},
-                )
-                results.append(self._apply_verdict(session, order, verdict))
-        return results
-
-    def _apply_verdict(self, session: Session, order: Order, verdict: Verdict) -> AppliedEvent:
-        if verdict.denial is not None:
-            return self.ledger.apply_in_session(session, order.id, OrderEvent(
-                EventType.ORDER_DENIED, EventSource.SYSTEM,
-                reason_code=verdict.denial.code, reason=verdict.denial.reason))
-        return _unchanged(order)
+                )))
+        denied: dict[str, AppliedEvent] = {}
+        if any(verdict.denial is not None for _, verdict in verdicts):
+            with self.ledger.db.transaction() as session:
+                for order, verdict in verdicts:
+                    if verdict.denial is not None:
+                        denied[order.id] = self.ledger.apply_in_session(
+                            session, order.id, OrderEvent(
+                                EventType.ORDER_DENIED, EventSource.SYSTEM,
+                                reason_code=verdict.denial.code,
+                                reason=verdict.denial.reason),
+                            expected_version=order.version)
+        return [denied.get(order.id) or _unchanged(order) for order, _ in verdicts]
 
 
 def _unchanged(order: Order) -> AppliedEvent:
