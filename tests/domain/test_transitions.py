@@ -173,3 +173,11 @@ def test_random_event_sequences_keep_every_invariant(events: list[OrderEvent]) -
         assert (new.status is S.FILLED) == (new.filled_quantity == new.quantity)
         assert (new.closed_at is not None) == (new.status in FINAL_STATUSES)
         order = new
+
+
+def test_a_requested_cancel_remembers_who_asked() -> None:
+    from tradewarden.domain.lifecycle import CANCEL_REQUESTED_BY
+
+    pending = apply_event(make_order(S.OPEN), OrderEvent(
+        E.ORDER_CANCEL_REQUESTED, cancelled_by=CancelledBy.USER), NOW).order
+    assert pending.extra[CANCEL_REQUESTED_BY] == "user"

@@ -33,6 +33,13 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), IST).astimezone(UTC)
 
 
+def _check_date(name: str, day: date | None) -> None:
+    if day is not None and not date(2000, 1, 1) <= day <= date(2099, 12, 31):
+        raise HTTPException(422, detail=[{"loc": ["query", name],
+                                          "msg": "date must be between 2000 and 2099",
+                                          "type": "value_error"}])
+
+
 def _statuses(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return ()
@@ -53,10 +60,12 @@ async def list_(
     origin: str | None = None,
     from_date: Annotated[date | None, Query(description="IST date, inclusive")] = None,
     to_date: Annotated[date | None, Query(description="IST date, inclusive")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> OrderPage:
     """One user's orders, newest first, filtered and paginated."""
+    _check_date("from_date", from_date)
+    _check_date("to_date", to_date)
     flt = OrderFilter(
         statuses=_statuses(status), reason=reason, symbol=symbol, strategy=strategy,
         origin=origin, from_time=_day_start(from_date) if from_date else None,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradewarden.api.deps import CallerDep, ServicesDep
@@ -16,12 +16,14 @@ from tradewarden.store.strategies import Strategies, new_webhook_secret
 from tradewarden.store.tables import Strategy
 
 router = APIRouter(prefix="/api/v1/strategies", tags=["strategies"])
+StrategyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AccountId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class StrategyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, pattern=r"^[\w .:-]+$")
-    account_id: int | None = None
+    account_id: AccountId | None = None
     mode: StrategyMode = StrategyMode.BOTH
     position_guards: bool = True
     allow_amo: bool = False
@@ -31,7 +33,7 @@ class StrategyIn(BaseModel):
 class StrategyPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w .:-]+$")
-    account_id: int | None = None
+    account_id: AccountId | None = None
     mode: StrategyMode | None = None
     position_guards: bool | None = None
     allow_amo: bool | None = None
@@ -102,7 +104,7 @@ async def create(body: StrategyIn, request: Request, caller: CallerDep,
 
 
 @router.get("/{strategy_id}", response_model=StrategyOut)
-async def get(strategy_id: int, request: Request, caller: CallerDep,
+async def get(strategy_id: StrategyId, request: Request, caller: CallerDep,
               services: ServicesDep) -> StrategyOut:
     def query() -> StrategyOut | None:
         with services.db.read() as session:
@@ -116,7 +118,7 @@ async def get(strategy_id: int, request: Request, caller: CallerDep,
 
 
 @router.patch("/{strategy_id}", response_model=StrategyOut)
-async def patch(strategy_id: int, body: StrategyPatch, request: Request, caller: CallerDep,
+async def patch(strategy_id: StrategyId, body: StrategyPatch, request: Request, caller: CallerDep,
                 services: ServicesDep) -> StrategyOut:
     def write() -> StrategyOut | None:
         with services.db.transaction() as session:
@@ -154,7 +156,7 @@ async def patch(strategy_id: int, body: StrategyPatch, request: Request, caller:
 
 
 @router.delete("/{strategy_id}", status_code=204)
-async def delete(strategy_id: int, caller: CallerDep, services: ServicesDep) -> Response:
+async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesDep) -> Response:
     """Delete a strategy; refused (409) while it holds positions or has working orders."""
     def write() -> str | None:
         with services.db.transaction() as session:

@@ -149,8 +149,8 @@ async def _handle(token: str, request: Request) -> JSONResponse:
         raise WebhookError(422, "the body must be a JSON object")
     execution_type, legs = _legs(body)
     positions = await services.db.run(_positions, services, strategy.id)
-    intents = [_intent(strategy, leg, execution_type, positions, i)
-               for i, leg in enumerate(legs)]
+    intents = [intent for i, leg in enumerate(legs)
+               for intent in _intents(strategy, leg, execution_type, positions, i)]
     account = strategy.account_id or await services.engine.default_account(strategy.user_id)
     if account is None:
         raise WebhookError(422, "the strategy has no broker account")
@@ -182,8 +182,9 @@ def _positions(services: Services, strategy_id: int) -> dict[tuple[str, str, str
 def _authenticate(strategy: Strategy, raw: bytes, body: Any, signature: str | None) -> None:
     secret = strategy.webhook_secret
     if signature:
-        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.strip().lower()):
+        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest().encode()
+        signed = signature.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected, signed):
             raise WebhookError(403, "bad X-Signature")
         return
     given = body.get("secret_key") if isinstance(body, dict) else None
@@ -209,17 +210,30 @@ def _legs(body: dict[str, Any]) -> tuple[ExecutionType, list[Leg]]:
         raise WebhookError(422, "; ".join(parts)) from exc
 
 
-def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
-            positions: dict[tuple[str, str, str], int], index: int) -> OrderIntent:
+def _intents(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
+             positions: dict[tuple[str, str, str], int], index: int) -> list[OrderIntent]:
+    """The orders one leg asks for. A smart alert that flips the position is two orders: an
+    exit of what is held (always allowed) and an entry for the new side (fully guarded)."""
     held = positions.get((leg.exchange, leg.symbol, leg.product), 0)
-    if isinstance(leg, SmartAlert):
-        delta = leg.position_size - held
-        if delta == 0:
-            raise WebhookError(422, f"legs.{index}: position already at {leg.position_size}")
-        side, quantity = (Side.BUY if delta > 0 else Side.SELL), abs(delta)
-        execution_type = ExecutionType.EXIT if abs(leg.position_size) < abs(held) else (
-            ExecutionType.ENTRY)
-    elif execution_type is ExecutionType.EXIT:
+    if not isinstance(leg, SmartAlert):
+        return [_intent(strategy, leg, execution_type, held, index)]
+    target = leg.position_size
+    if target == held:
+        raise WebhookError(422, f"legs.{index}: position already at {target}")
+    flips = held != 0 and target != 0 and (held > 0) != (target > 0)
+    if flips:
+        return [_order(strategy, leg, Side.SELL if held > 0 else Side.BUY, abs(held),
+                       ExecutionType.EXIT),
+                _order(strategy, leg, Side.BUY if target > 0 else Side.SELL, abs(target),
+                       ExecutionType.ENTRY)]
+    reducing = held != 0 and abs(target) < abs(held)
+    return [_order(strategy, leg, Side.BUY if target > held else Side.SELL, abs(target - held),
+                   ExecutionType.EXIT if reducing else ExecutionType.ENTRY)]
+
+
+def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType, held: int,
+            index: int) -> OrderIntent:
+    if execution_type is ExecutionType.EXIT:
         if held == 0:
             raise WebhookError(422, f"legs.{index}: the strategy holds no {leg.symbol} to exit")
         side = Side.SELL if held > 0 else Side.BUY
@@ -229,6 +243,11 @@ def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
             raise WebhookError(422, f"legs.{index}.action: required for entries")
         side = Side(leg.action)
         quantity = leg.quantity or _sized_quantity(strategy, index)
+    return _order(strategy, leg, side, quantity, execution_type)
+
+
+def _order(strategy: Strategy, leg: Leg, side: Side, quantity: int,
+           execution_type: ExecutionType) -> OrderIntent:
     order_type = OrderType(leg.pricetype)
     needs_price = order_type in (OrderType.LIMIT, OrderType.SL)
     needs_trigger = order_type in (OrderType.SL, OrderType.SL_M)

@@ -21,6 +21,9 @@ from tradewarden.domain.statuses import FINAL_STATUSES, PENDING_STATUSES, OrderS
 S = OrderStatus
 E = EventType
 
+#: ``Order.extra`` key recording who asked for a pending cancel (user or system).
+CANCEL_REQUESTED_BY = "cancel_requested_by"
+
 #: ``Order.extra`` key listing the client order ids (broker tags) of earlier attempts.
 PREVIOUS_TAGS = "previous_client_order_ids"
 
@@ -287,6 +290,9 @@ def _on_modified(order: Order, event: OrderEvent, payload: dict[str, Any], now: 
 
 def _on_request(order: Order, event: OrderEvent, payload: dict[str, Any], now: datetime) -> None:
     payload["prior_status"] = order.status.value
+    if event.type is E.ORDER_CANCEL_REQUESTED and event.cancelled_by is not None:
+        order.extra[CANCEL_REQUESTED_BY] = event.cancelled_by.value
+        payload["requested_by"] = event.cancelled_by.value
     for name in ("price", "trigger_price", "quantity"):
         value = getattr(event, name)
         if value is not None:

@@ -49,8 +49,11 @@ def round_to_step(value: Decimal, step: Decimal, mode: str = "nearest") -> Decim
 
 
 def is_multiple_of(value: Decimal, step: Decimal) -> bool:
-    """True when ``value`` lies exactly on the ``step`` grid."""
-    return step > 0 and (value % step) == 0
+    """True when ``value`` lies exactly on the ``step`` grid (False when it cannot be told)."""
+    try:
+        return step > 0 and (value % step) == 0
+    except InvalidOperation:
+        return False
 
 
 def rupees(value: Decimal) -> Decimal:

@@ -67,11 +67,20 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PARTIALLY_FILLED: frozenset(
         {S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.PENDING_CANCEL, S.PENDING_MODIFY}
     ),
-    S.PENDING_CANCEL: frozenset({S.CANCELLED, S.FILLED, S.PARTIALLY_FILLED, S.OPEN}),
-    S.PENDING_MODIFY: frozenset({S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED}),
+    # pending_* -> expired / rejected: the session can end, or the broker reject the order,
+    # while our request is in flight; the broker's final word wins.
+    S.PENDING_CANCEL: frozenset(
+        {S.CANCELLED, S.FILLED, S.PARTIALLY_FILLED, S.OPEN, S.EXPIRED, S.REJECTED}
+    ),
+    S.PENDING_MODIFY: frozenset(
+        {S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED}
+    ),
     # failed -> cancelled and retry_pending -> retry_pending are the user's "drop" and
     # "retry now" actions on the retry queue (BRIEF §3.4), which the §3.1 list leaves implicit.
-    S.FAILED: frozenset({S.RETRY_PENDING, S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED}),
+    # failed -> rejected: a lost order found at the broker after all, already rejected there.
+    S.FAILED: frozenset(
+        {S.RETRY_PENDING, S.OPEN, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}
+    ),
     S.RETRY_PENDING: frozenset({S.SUBMITTING, S.CANCELLED, S.FAILED, S.RETRY_PENDING}),
     S.CANCELLED: frozenset({S.PARTIALLY_FILLED, S.FILLED}),
     S.EXPIRED: frozenset({S.PARTIALLY_FILLED, S.FILLED}),

@@ -10,7 +10,6 @@ from tradewarden.brokers.errors import AmbiguousError, BrokerError, OrderNotFoun
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.orders import CancelledBy, Order
 from tradewarden.domain.statuses import OrderStatus
-from tradewarden.engine.broker_view import CANCEL_REQUESTED_BY
 from tradewarden.engine.directory import BrokerDirectory
 from tradewarden.engine.ledger import AppliedEvent, Ledger
 
@@ -44,9 +43,8 @@ class OrderActions:
                 reason="dropped from retry queue"), expected_version=order.version)
         if order.status not in LIVE or order.broker_order_id is None:
             raise ActionRefused(f"order {order.id} is {order.status.value}; it cannot be cancelled")
-        order.extra[CANCEL_REQUESTED_BY] = by.value
         pending = await self.ledger.apply(order.id, OrderEvent(
-            E.ORDER_CANCEL_REQUESTED, EventSource.USER, detail={CANCEL_REQUESTED_BY: by.value}),
+            E.ORDER_CANCEL_REQUESTED, EventSource.USER, cancelled_by=by),
             expected_version=order.version)
         adapter = self.brokers.adapter(order.account_id)
         try:
@@ -56,8 +54,9 @@ class OrderActions:
                      order.id, exc)
             return pending
         except (OrderNotFoundError, BrokerError) as exc:
-            return await self.ledger.apply(order.id, OrderEvent(
+            await self.ledger.apply(order.id, OrderEvent(
                 E.ORDER_CANCEL_REJECTED, EventSource.BROKER, detail={"error": str(exc)}))
+            raise ActionRefused(f"the broker refused the cancel: {exc}") from exc
         return pending
 
     async def modify(self, order: Order, *, quantity: int | None, price: Decimal | None,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from tradewarden.brokers.base import BrokerFill, BrokerOrder
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
+from tradewarden.domain.lifecycle import CANCEL_REQUESTED_BY
 from tradewarden.domain.orders import CancelledBy, Order
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
@@ -18,8 +19,6 @@ from tradewarden.domain.statuses import OrderStatus
 S = OrderStatus
 E = EventType
 
-#: Key in ``Order.extra`` recording who asked for a pending cancel (user or system).
-CANCEL_REQUESTED_BY = "cancel_requested_by"
 
 
 def events_from_broker(order: Order, seen: BrokerOrder,
@@ -72,9 +71,11 @@ def _final_event(order: Order, seen: BrokerOrder, source: EventSource,
                           rejection_reason=seen.rejection_reason or seen.status_message or raw,
                           reason_code=ReasonCode.BROKER_VALIDATION)
     if seen.status is S.CANCELLED and status is not S.CANCELLED:
+        # who cancelled depends on whether *we* had asked (the status before this update)
+        ours = order.status is S.PENDING_CANCEL
         requested = str(order.extra.get(CANCEL_REQUESTED_BY) or "")
-        by = CancelledBy(requested) if status is S.PENDING_CANCEL and requested else (
-            CancelledBy.SYSTEM if status is S.PENDING_CANCEL else CancelledBy.MANUAL)
+        by = (CancelledBy(requested) if requested else CancelledBy.SYSTEM) if ours else (
+            CancelledBy.MANUAL)
         reason = seen.status_message or seen.rejection_reason
         return OrderEvent(E.ORDER_CANCELLED,
                           EventSource.MANUAL if by is CancelledBy.MANUAL else source,

@@ -143,11 +143,18 @@ class Executor:
         markets = {a: await self.brokers.market(a) for a in {o.account_id for o in orders}}
         submitted = await self.ledger.db.run(self._mark_submitted, orders, markets)
         self.ledger.publish(submitted)
-        placements = []
-        for applied in submitted:
-            adapter = self.brokers.adapter(applied.order.account_id)
-            placements.append(await self._send(adapter, applied.order))
-        await self._settle(placements)
+        placements: list[Placement] = []
+        settled = False
+        try:
+            for applied in submitted:
+                adapter = self.brokers.adapter(applied.order.account_id)
+                placements.append(await self._send(adapter, applied.order))
+            await self._settle(placements)
+            settled = True
+        finally:
+            if not settled:  # whatever happened, no submitting order goes unwatched
+                for applied in submitted:
+                    self._ambiguous(applied.order.id)
 
     def _mark_submitted(self, orders: list[Order],
                         markets: dict[int, object]) -> list[AppliedEvent]:
@@ -173,6 +180,11 @@ class Executor:
     async def place(self, adapter: BrokerAdapter, order: Order) -> None:
         """Place one ``submitting`` order and record the outcome (used for resubmission)."""
         await self._settle([await self._send(adapter, order)])
+
+    async def settle_found(self, order: Order, seen: BrokerOrder) -> None:
+        """Record a ``submitting`` order found at the broker after an unknown outcome, exactly
+        as if the placement had answered (same failure/retry classification)."""
+        await self._settle([Placement(order, broker_order_id=seen.broker_order_id, seen=seen)])
 
     # --- talking to the broker ----------------------------------------------------------
 
@@ -218,20 +230,23 @@ class Executor:
             except (BrokerError, KeyError) as exc:
                 log.info("fills of account %s not read (%s); the monitor adds them", account,
                          exc)
-        applied = await self.ledger.db.run(self._settle_tx, placements, fills)
+        applied, unrecorded = await self.ledger.db.run(self._settle_tx, placements, fills)
         self.ledger.publish(applied)
         latest = {a.order.id: a.to_status for a in applied}
         for placement in placements:
             order_id = placement.order.id
-            if placement.ambiguous:
+            if placement.ambiguous or order_id in unrecorded:
                 self._ambiguous(order_id)
             elif (placement.broker_order_id is not None and failure_of(placement) is None
                   and order_id in latest and not latest[order_id].is_final):
                 self._later(self._verify(order_id, placement.broker_order_id))
 
-    def _settle_tx(self, placements: list[Placement],
-                   fills: dict[int, list[BrokerFill]]) -> list[AppliedEvent]:
+    def _settle_tx(self, placements: list[Placement], fills: dict[int, list[BrokerFill]],
+                   ) -> tuple[list[AppliedEvent], set[str]]:
+        """Record every outcome; returns what was applied and the orders left unrecorded
+        (those go to the in-flight checker, which asks the broker again)."""
         results: list[AppliedEvent] = []
+        unrecorded: set[str] = set()
         with self.ledger.db.transaction() as session:
             for placement in placements:
                 try:
@@ -239,7 +254,8 @@ class Executor:
                         results.extend(self._record(session, placement, fills))
                 except (LedgerError, InvalidEvent) as exc:
                     log.info("order %s: outcome not recorded: %s", placement.order.id, exc)
-        return results
+                    unrecorded.add(placement.order.id)
+        return results, unrecorded
 
     def _record(self, session: Session, placement: Placement,
                 fills: dict[int, list[BrokerFill]]) -> list[AppliedEvent]:

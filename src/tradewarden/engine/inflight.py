@@ -132,12 +132,12 @@ class InflightChecker:
             log.info("in-flight check of %s deferred: %s", order_id, exc)
             return
         if found:
-            self._tracked.pop(order_id, None)
             newest = max(found, key=lambda o: o.placed_at)
             if len(found) > 1:
                 log.error("order %s: %d broker orders carry tag %s", order_id, len(found),
                           order.client_order_id)
-            await self.executor.apply_broker_view(order_id, newest, EventSource.RECONCILIATION)
+            await self.executor.settle_found(order, newest)
+            self._tracked.pop(order_id, None)  # only once the outcome is recorded
             return
         now = time.monotonic()
         entry.not_found += 1

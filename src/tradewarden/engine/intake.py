@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -28,11 +29,14 @@ from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.intents import OrderIntent
 from tradewarden.domain.orders import Order, new_client_order_id, new_order_id
+from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
-from tradewarden.engine.guards import Guards, GuardSettings, Verdict
+from tradewarden.engine.guards import Denial, Guards, GuardSettings, Verdict
 from tradewarden.engine.ledger import AppliedEvent, Ledger, utcnow
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import Alert, OrderRow
+
+log = logging.getLogger(__name__)
 
 #: Upper bound of orders written in one group-commit transaction.
 MAX_BATCH_ORDERS = 256
@@ -86,12 +90,13 @@ class Intake:
         self._pending: deque[_Signal] = deque()
         self._wakeup = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
+        self._retries: set[asyncio.Task[None]] = set()
 
     async def stop(self) -> None:
-        if self._drainer is not None:
-            self._drainer.cancel()
+        for task in [*self._retries, *([self._drainer] if self._drainer else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._drainer
+                await task
 
     def on_allowed(self, listener: Callable[[Order], None]) -> None:
         """Register who receives orders that passed the guards (the executor)."""
@@ -147,9 +152,11 @@ class Intake:
         try:
             outcomes = await self.guard([a.order for a in created])
         except Exception:
-            for signal in batch:
-                signal.fail_with_current_exception()
-            return
+            # The intents are durable; answer with them as recorded and guard them again
+            # shortly rather than fail callers whose orders may still go out.
+            log.exception("guarding a batch failed; it will be guarded again")
+            outcomes = [IntakeOutcome(a.order) for a in created]
+            self._later_guard([a.order for a in created])
         by_id = {outcome.order.id: outcome for outcome in outcomes}
         for signal in batch:
             if not signal.done.done():
@@ -167,6 +174,22 @@ class Intake:
                 for listener in self._listeners:
                     listener(outcome.order)
         return outcomes
+
+    def _later_guard(self, orders: list[Order], delay_s: float = 1.0) -> None:
+        async def again() -> None:
+            delay = delay_s
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self.guard(orders)
+                    return
+                except Exception:
+                    log.exception("guarding %d recorded orders failed again", len(orders))
+                    delay = min(delay * 2, 60.0)
+
+        task = asyncio.create_task(again(), name="intake-reguard")
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     async def recover(self) -> list[IntakeOutcome]:
         """Guard every order a crash left in ``created`` (startup path)."""
@@ -209,16 +232,17 @@ class Intake:
 
     def _record(self, session: Session, orders: list[Order]) -> list[AppliedEvent]:
         seen: set[tuple[int, str]] = set()
+        prepared = []
         for order in orders:
-            if not order.idempotency_key:
-                continue
-            key = (order.user_id, order.idempotency_key)
-            if key in seen or self._key_taken(session, order):
-                order.extra["duplicate_idempotency_key"] = order.idempotency_key
-                order.idempotency_key = None
-            else:
-                seen.add(key)
-        return self.ledger.create_many_in_session(session, orders)
+            if order.idempotency_key:
+                key = (order.user_id, order.idempotency_key)
+                if key in seen or self._key_taken(session, order):
+                    order = replace(order, idempotency_key=None, extra={
+                        **order.extra, "duplicate_idempotency_key": order.idempotency_key})
+                else:
+                    seen.add(key)
+            prepared.append(order)
+        return self.ledger.create_many_in_session(session, prepared)
 
     @staticmethod
     def _key_taken(session: Session, order: Order) -> bool:
@@ -246,12 +270,18 @@ class Intake:
                 siblings = frozenset(batches.get(batch, ())) if isinstance(batch, str) else (
                     frozenset())
                 guards.market = markets.get(order.account_id)
-                verdicts.append((order, guards.check(
-                    order,
-                    position_guards=bool(order.extra.get("position_guards")),
-                    allow_amo=bool(order.extra.get("allow_amo")),
-                    siblings=siblings - {order.id},
-                )))
+                try:
+                    verdict = guards.check(
+                        order,
+                        position_guards=bool(order.extra.get("position_guards")),
+                        allow_amo=bool(order.extra.get("allow_amo")),
+                        siblings=siblings - {order.id},
+                    )
+                except Exception as exc:  # one unreadable order must not sink its batch
+                    log.exception("guarding order %s failed", order.id)
+                    verdict = Verdict(Denial(ReasonCode.VALIDATION_FAILED,
+                                             f"the order could not be checked: {exc}"))
+                verdicts.append((order, verdict))
         denied: dict[str, AppliedEvent] = {}
         if any(verdict.denial is not None for _, verdict in verdicts):
             with self.ledger.db.transaction() as session:
@@ -263,7 +293,8 @@ class Intake:
                                 reason_code=verdict.denial.code,
                                 reason=verdict.denial.reason),
                             expected_version=order.version)
-        return [denied.get(order.id) or _unchanged(order) for order, _ in verdicts]
+        decided = {order.id: denied.get(order.id) or _unchanged(order) for order, _ in verdicts}
+        return [decided[order.id] for order in orders]  # the signal's own leg order
 
 
 def _unchanged(order: Order) -> AppliedEvent:

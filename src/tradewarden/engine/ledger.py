@@ -159,9 +159,9 @@ class Ledger:
         if any(o.status is not OrderStatus.CREATED or o.version != 0 for o in orders):
             raise InvalidEvent("a new order must be in status created with version 0")
         now = self._clock()
-        for order in orders:
-            order.created_at = order.updated_at = now
-            order.version = 1
+        # copies: the caller's objects stay untouched if the transaction fails
+        orders = [replace(o, created_at=now, updated_at=now, version=1, extra=dict(o.extra))
+                  for o in orders]
         session.execute(insert(ORDERS), [order_values(o) for o in orders])
         payloads = [_creation_payload(o) for o in orders]
         ids = session.execute(

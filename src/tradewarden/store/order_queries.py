@@ -55,7 +55,7 @@ def _conditions(session: Session, user_id: int, f: OrderFilter) -> list[ColumnEl
                                           Strategy.name == f.strategy)
         options: list[ColumnElement[bool]] = [OrderRow.strategy_label == f.strategy,
                                               OrderRow.strategy_id.in_(named)]
-        if f.strategy.isdigit():
+        if f.strategy.isdecimal() and f.strategy.isascii() and int(f.strategy) < 2**31:
             options.append(OrderRow.strategy_id == int(f.strategy))
         conditions.append(or_(*options))
     return conditions

@@ -87,11 +87,10 @@ def validate(model: type[M], body: dict[str, Any]) -> M:
 
 
 async def parse(request: Request, model: type[M]) -> tuple[Caller, M]:
-    """Read, validate (400) and authenticate (403) an OpenAlgo request."""
+    """Read, authenticate (403) and validate (400) an OpenAlgo request."""
     body = await read_json(request)
-    parsed = validate(model, body)
-    caller = await authenticate(request, body)
-    return caller, parsed
+    caller = await authenticate(request, body)  # no work for strangers
+    return caller, validate(model, body)
 
 
 # --- formatting ---------------------------------------------------------------------------
@@ -99,7 +98,10 @@ async def parse(request: Request, model: type[M]) -> tuple[Caller, M]:
 
 def number(value: Decimal | None) -> float:
     """Prices and amounts as JSON numbers rounded to paise (OpenAlgo's shape)."""
-    return float(round(value or Decimal(0), 2))
+    try:
+        return float(round(value or Decimal(0), 2))
+    except (ArithmeticError, ValueError):
+        return float(value or 0)
 
 
 def text_number(value: Decimal | int | None) -> str:

@@ -13,17 +13,36 @@ from tradewarden.domain.orders import OrderType, Product, Side
 REFUSED_FIELDS = ("stoploss", "target", "trailing_sl", "trailing_stoploss", "gtt")
 
 
-def whole_number(value: Any, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number")
+#: Upper bounds that keep every later computation (and the database's integers) safe.
+MAX_QUANTITY = 10_000_000
+MAX_PRICE = Decimal(100_000_000)
+
+
+def _decimal(value: Any, name: str, kind: str) -> Decimal:
+    """Parse a JSON number or numeric string; huge exponents are refused before any arithmetic
+    (``Decimal("1e600000")`` would otherwise cost seconds to turn into an integer)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError(f"{name} must be {kind}")
+    text = str(value).strip()
+    if len(text) > 32:
+        raise ValueError(f"{name} is too long to be {kind}")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation as exc:
-        raise ValueError(f"{name} must be a whole number") from exc
-    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"{name} must be {kind}") from exc
+    if not number.is_finite() or number.adjusted() > 12:
+        raise ValueError(f"{name} is out of range")
+    return number
+
+
+def whole_number(value: Any, name: str, *, minimum: int) -> int:
+    number = _decimal(value, name, "a whole number")
+    if number != number.to_integral_value():
         raise ValueError(f"{name} must be a whole number")
     if number < minimum:
         raise ValueError(f"{name} must be at least {minimum}")
+    if number > MAX_QUANTITY:
+        raise ValueError(f"{name} must be at most {MAX_QUANTITY}")
     return int(number)
 
 
@@ -36,14 +55,11 @@ def signed_whole_number(value: Any, name: str) -> int:
 
 
 def decimal_amount(value: Any, name: str) -> Decimal:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number")
-    try:
-        number = Decimal(str(value).strip()) if value is not None else Decimal(0)
-    except InvalidOperation as exc:
-        raise ValueError(f"{name} must be a number") from exc
-    if not number.is_finite() or number < 0:
+    number = _decimal(value if value is not None else 0, name, "a number")
+    if number < 0:
         raise ValueError(f"{name} must be a number >= 0")
+    if number > MAX_PRICE:
+        raise ValueError(f"{name} must be at most {MAX_PRICE}")
     return number
 
 
