@@ -33,6 +33,8 @@ class Services:
         ledger = Ledger(db)
         engine = Engine(ledger, brokers.factory, engine_settings or EngineSettings(
             dedupe_window_s=settings.dedupe_window_s,
+            monitor_interval_s=settings.monitor_interval_s,
+            monitor_idle_interval_s=settings.monitor_idle_interval_s,
             executor=ExecutorSettings(orders_per_second=settings.broker_orders_per_s)))
         return cls(settings=settings, db=db, ledger=ledger, auth=Authenticator(db),
                    engine=engine, brokers=brokers)

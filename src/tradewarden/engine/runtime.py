@@ -19,6 +19,7 @@ from tradewarden.engine.executor import Executor, ExecutorSettings
 from tradewarden.engine.inflight import InflightChecker, InflightSettings
 from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import Ledger
+from tradewarden.engine.monitor import Monitor
 from tradewarden.engine.retry import RetryPolicy, RetryQueue, RetrySettings
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 class EngineSettings:
     dedupe_window_s: float = 5.0
     retry_interval_s: float = 5.0
+    monitor_interval_s: float = 5.0
+    monitor_idle_interval_s: float = 30.0
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     inflight: InflightSettings = field(default_factory=InflightSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -54,6 +57,8 @@ class Engine:
         self.retry_queue = RetryQueue(self.retry_policy, self.master, self.executor.enqueue,
                                       self.settings.dedupe_window_s)
         self.actions = OrderActions(ledger, self.accounts)
+        self.monitor = Monitor(ledger, self.accounts, self.settings.monitor_interval_s,
+                               self.settings.monitor_idle_interval_s)
         self._retry_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -65,7 +70,12 @@ class Engine:
         if guarded or inflight:
             log.info("recovery: %d created orders guarded, %d in-flight orders to check",
                      len(guarded), inflight)
+        watched = await self.monitor.load()
+        first = await self.monitor.cycle()  # reconcile before serving (crash-only startup)
+        log.info("startup reconciliation: %d watched orders, %d changes applied in %.0f ms",
+                 watched, first.events, first.duration_ms)
         self.inflight.start()
+        self.monitor.start()
         self._tasks.append(asyncio.create_task(self._retry_loop(), name="retry-queue"))
 
     async def default_account(self, user_id: int) -> int | None:
@@ -98,6 +108,7 @@ class Engine:
                 await task
         self._tasks.clear()
         await self.intake.stop()
+        await self.monitor.stop()
         await self.inflight.stop()
         await self.executor.stop()
         await self.accounts.aclose()

@@ -1,0 +1,231 @@
+"""The order monitor: reconcile every owned account with its broker, cycle after cycle.
+
+Per account and cycle: one order-book fetch (and one trade-book fetch when something filled),
+diffed against the in-memory view of that account's non-final orders. Only differences become
+ledger events — nothing is written for an order that did not change (the seed-era monitor wrote
+a status-check row per order per cycle). The view follows the ledger's bus, so it never needs to
+re-read the database. One account's broker outage never stalls the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from tradewarden.brokers.base import BrokerFill, BrokerOrder
+from tradewarden.brokers.errors import BrokerError, OrderNotFoundError
+from tradewarden.domain.events import EventSource, OrderEvent
+from tradewarden.domain.lifecycle import InvalidEvent
+from tradewarden.domain.orders import Order
+from tradewarden.domain.statuses import OrderStatus
+from tradewarden.engine.accounts import AccountDirectory
+from tradewarden.engine.broker_view import events_from_broker
+from tradewarden.engine.bus import Subscription
+from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError
+from tradewarden.store.order_mapping import order_from_row
+from tradewarden.store.tables import OrderRow
+
+log = logging.getLogger(__name__)
+
+#: Statuses the monitor watches: at the broker (or maybe), and not final.
+WATCHED = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL,
+                     OrderStatus.PENDING_MODIFY})
+
+
+@dataclass(slots=True)
+class AccountReport:
+    account_id: int
+    orders_seen: int = 0
+    events: int = 0
+    missing: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class CycleReport:
+    started: float
+    duration_ms: float = 0.0
+    accounts: list[AccountReport] = field(default_factory=list)
+
+    @property
+    def events(self) -> int:
+        return sum(a.events for a in self.accounts)
+
+
+class OrderView:
+    """The non-final orders each account has at its broker, kept current from the bus."""
+
+    def __init__(self) -> None:
+        self._by_account: dict[int, dict[str, Order]] = {}
+
+    def load(self, orders: Sequence[Order]) -> None:
+        self._by_account.clear()
+        for order in orders:
+            self.put(order)
+
+    def put(self, order: Order) -> None:
+        orders = self._by_account.setdefault(order.account_id, {})
+        if order.status in WATCHED and order.broker_order_id is not None:
+            orders[order.id] = order
+        else:
+            orders.pop(order.id, None)
+
+    def follow(self, subscription: Subscription[AppliedEvent]) -> None:
+        """Apply every event published since the last call."""
+        while subscription.pending():
+            self.put(subscription.get_nowait().order)
+
+    def orders(self, account_id: int) -> list[Order]:
+        return list(self._by_account.get(account_id, {}).values())
+
+    def __len__(self) -> int:
+        return sum(len(orders) for orders in self._by_account.values())
+
+
+class Monitor:
+    """Runs reconciliation cycles over every account this process serves."""
+
+    def __init__(self, ledger: Ledger, accounts: AccountDirectory, interval_s: float = 5.0,
+                 idle_interval_s: float = 30.0) -> None:
+        self.ledger = ledger
+        self.accounts = accounts
+        self.interval_s = interval_s
+        self.idle_interval_s = idle_interval_s
+        self.view = OrderView()
+        self._subscription = ledger.bus.subscribe(maxsize=1_000_000)
+        self._task: asyncio.Task[None] | None = None
+        self.last: CycleReport | None = None
+
+    async def load(self) -> int:
+        """Read the watched orders from the database (startup)."""
+        def query() -> list[Order]:
+            with self.ledger.db.read() as session:
+                rows = session.scalars(select(OrderRow).where(
+                    OrderRow.status.in_([s.value for s in WATCHED]),
+                    OrderRow.broker_order_id.is_not(None)))
+                return [order_from_row(row) for row in rows]
+
+        self.view.load(await self.ledger.db.run(query))
+        self.view.follow(self._subscription)
+        return len(self.view)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="order-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._subscription.close()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.cycle()
+            except Exception:
+                log.exception("monitor cycle failed")
+            await self._pause()
+
+    async def _pause(self) -> None:
+        """Wait for the next cycle: the short interval while orders are watched, the long one
+        otherwise — but wake up soon after a new order reaches the broker."""
+        watching = len(self.view) > 0
+        deadline = time.monotonic() + (self.interval_s if watching else self.idle_interval_s)
+        while (remaining := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(remaining, 0.25))
+            if not watching and self._subscription.pending():
+                self.view.follow(self._subscription)
+                if len(self.view):
+                    deadline = min(deadline, time.monotonic() + self.interval_s)
+                    watching = True
+
+    async def cycle(self) -> CycleReport:
+        """One pass over every account; returns what it saw and changed."""
+        report = CycleReport(started=time.monotonic())
+        self.view.follow(self._subscription)
+        accounts = [info.id for info in self.accounts.accounts()]
+        report.accounts = list(await asyncio.gather(
+            *(self._reconcile(account) for account in accounts)))
+        self.view.follow(self._subscription)
+        report.duration_ms = (time.monotonic() - report.started) * 1000
+        self.last = report
+        return report
+
+    async def _reconcile(self, account_id: int) -> AccountReport:
+        report = AccountReport(account_id)
+        ours = self.view.orders(account_id)
+        if not ours:
+            return report
+        try:
+            adapter = self.accounts.adapter(account_id)
+            book = await adapter.order_book()
+        except (BrokerError, KeyError) as exc:
+            report.error = str(exc)
+            log.info("account %s not reconciled this cycle: %s", account_id, exc)
+            return report
+        report.orders_seen = len(book)
+        by_id = {o.broker_order_id: o for o in book}
+        changes: list[tuple[Order, BrokerOrder]] = []
+        missing: list[Order] = []
+        for order in ours:
+            seen = by_id.get(order.broker_order_id or "")
+            if seen is None:
+                missing.append(order)
+            elif _differs(order, seen):
+                changes.append((order, seen))
+        for order in missing:  # not in today's book: ask for that order alone
+            try:
+                changes.append((order, await adapter.get_order(order.broker_order_id or "")))
+            except OrderNotFoundError:
+                report.missing += 1
+                log.warning("order %s (broker %s) not found at the broker", order.id,
+                            order.broker_order_id)
+            except BrokerError as exc:  # transport trouble is never "not found"
+                log.info("order %s: targeted query failed: %s", order.id, exc)
+        if not changes:
+            return report
+        fills: list[BrokerFill] = []
+        if any(seen.filled_quantity > order.filled_quantity for order, seen in changes):
+            try:
+                fills = await adapter.trade_book()
+            except BrokerError as exc:
+                log.info("account %s: trade book not read: %s", account_id, exc)
+        applied = await self.ledger.db.run(self._apply_tx, changes, fills)
+        self.ledger.publish(applied)
+        report.events = len(applied)
+        return report
+
+    def _apply_tx(self, changes: list[tuple[Order, BrokerOrder]],
+                  fills: list[BrokerFill]) -> list[AppliedEvent]:
+        results: list[AppliedEvent] = []
+        with self.ledger.db.transaction() as session:
+            for order, seen in changes:
+                events: list[OrderEvent] = events_from_broker(
+                    order, seen, EventSource.RECONCILIATION, fills)
+                try:
+                    with session.begin_nested():
+                        for event in events:
+                            results.append(self.ledger.apply_in_session(session, order.id,
+                                                                        event))
+                except (InvalidEvent, LedgerError) as exc:
+                    log.info("order %s: broker view not applied: %s", order.id, exc)
+        return results
+
+
+def _differs(order: Order, seen: BrokerOrder) -> bool:
+    """Cheap test for "anything to reconcile": status text, fills, price or quantity."""
+    return (seen.raw_status != order.broker_status
+            or seen.filled_quantity != order.filled_quantity
+            or seen.quantity != order.quantity
+            or (seen.price is not None and order.price is not None and seen.price != order.price)
+            or (seen.trigger_price is not None and order.trigger_price is not None
+                and seen.trigger_price != order.trigger_price))

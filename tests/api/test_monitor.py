@@ -1,0 +1,70 @@
+"""The order monitor against the paper broker: our cancels, manual activity, partial fills."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from tests.api.conftest import Server
+from tradewarden.brokers.base import ModifyRequest
+from tradewarden.domain.instruments import InstrumentKey
+
+SBIN = InstrumentKey("NSE", "SBIN")
+LIMIT = {"strategy": "m", "exchange": "NSE", "symbol": "SBIN", "action": "BUY",
+         "quantity": "10", "pricetype": "LIMIT", "price": "790", "product": "MIS"}
+
+
+def _detail(server: Server, orderid: str) -> dict[str, Any]:
+    detail: dict[str, Any] = server.client().get(f"/api/v1/orders/{orderid}").json()
+    return detail
+
+
+def _resting(server: Server, **fields: str) -> tuple[str, str]:
+    server.simulator.exchange.set_prices({SBIN: Decimal("800")})
+    orderid = server.openalgo("placeorder", **{**LIMIT, **fields}).json()["orderid"]
+    server.wait_for(lambda: _detail(server, orderid)["status"] == "open")
+    return orderid, str(_detail(server, orderid)["broker_order_id"])
+
+
+def test_our_cancel_is_confirmed_by_the_monitor(server: Server) -> None:
+    orderid, _ = _resting(server)
+    assert server.client().post(f"/api/v1/orders/{orderid}/cancel").json()["status"] == (
+        "pending_cancel")
+    server.wait_for(lambda: _detail(server, orderid)["status"] == "cancelled")
+    detail = _detail(server, orderid)
+    assert detail["cancelled_by"] == "user"
+    assert detail["events"][-1]["source"] == "reconciliation"
+
+
+def test_manual_cancel_and_modify_at_the_broker(server: Server) -> None:
+    cancelled, cancelled_at_broker = _resting(server)
+    modified, modified_at_broker = _resting(server, price="785")
+    server.simulator.exchange.cancel(None, cancelled_at_broker)
+    server.simulator.exchange.modify(None, modified_at_broker,
+                                     ModifyRequest(price=Decimal("780"), quantity=12))
+    server.wait_for(lambda: _detail(server, cancelled)["status"] == "cancelled")
+    gone = _detail(server, cancelled)
+    assert gone["cancelled_by"] == "manual" and gone["events"][-1]["source"] == "manual"
+    server.wait_for(lambda: _detail(server, modified)["price"] == "780")
+    changed = _detail(server, modified)
+    assert changed["quantity"] == 12 and changed["status"] == "open"
+    event = changed["events"][-1]
+    assert event["type"] == "OrderModified" and event["source"] == "manual"
+    assert event["payload"]["changes"] == {"quantity": {"old": 10, "new": 12},
+                                           "price": {"old": "785", "new": "780"}}
+
+
+def test_partial_then_full_fill_records_each_fill_once(server: Server) -> None:
+    orderid, _ = _resting(server)
+    exchange = server.simulator.exchange
+    exchange.set_prices({SBIN: Decimal("789")}, volume=3)
+    server.wait_for(lambda: _detail(server, orderid)["filled_quantity"] == 3)
+    time.sleep(1.0)  # several more monitor cycles with nothing new
+    partial = _detail(server, orderid)
+    assert partial["status"] == "partially_filled" and len(partial["fills"]) == 1
+    exchange.set_prices({SBIN: Decimal("789")}, volume=100)
+    server.wait_for(lambda: _detail(server, orderid)["status"] == "filled")
+    done = _detail(server, orderid)
+    assert done["filled_quantity"] == 10
+    assert [f["quantity"] for f in done["fills"]] == [3, 7]
