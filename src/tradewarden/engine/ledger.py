@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
 EVENTS: Table = OrderEventRow.__table__  # type: ignore[assignment]
 FILLS: Table = FillRow.__table__  # type: ignore[assignment]
+
+# Built once: constructing statements per event costs more than executing them.
+_UPDATE_ORDER = (
+    update(ORDERS)
+    .where(ORDERS.c.id == bindparam("match_id"), ORDERS.c.version == bindparam("match_version"))
+    .values({c.name: bindparam(c.name) for c in ORDERS.c if c.name != "id"})
+)
+_INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.id)
 
 MAX_CONFLICT_RETRIES = 20
 
@@ -177,12 +185,20 @@ class Ledger:
                 for o, p, event_id in zip(orders, payloads, ids, strict=True)]
 
     def apply_in_session(self, session: Session, order_id: str, event: OrderEvent, *,
-                         expected_version: int | None = None) -> AppliedEvent:
-        """Validate and write one event inside the caller's transaction (no commit, no publish)."""
-        row = session.execute(select(ORDERS).where(ORDERS.c.id == order_id)).first()
-        if row is None:
-            raise OrderNotFound(order_id)
-        current = order_from_row(row)
+                         expected_version: int | None = None,
+                         known: Order | None = None) -> AppliedEvent:
+        """Validate and write one event inside the caller's transaction (no commit, no publish).
+
+        ``known`` is the caller's current copy of the order (from the monitor's view); it saves
+        reading the row, and the versioned UPDATE still refuses it if the order moved on.
+        """
+        if known is not None and known.id == order_id:
+            current = known
+        else:
+            row = session.execute(select(ORDERS).where(ORDERS.c.id == order_id)).first()
+            if row is None:
+                raise OrderNotFound(order_id)
+            current = order_from_row(row)
         if expected_version is not None and current.version != expected_version:
             raise ConcurrencyConflict(
                 f"order {order_id} is at version {current.version}, expected {expected_version}"
@@ -205,13 +221,8 @@ class Ledger:
                         invalid)
             raise
         new = transition.order
-        changed = {k: v for k, v in order_values(new).items()
-                   if k != "id" and v != getattr(row, k)}
-        result = session.execute(
-            update(ORDERS)
-            .where(ORDERS.c.id == order_id, ORDERS.c.version == current.version)
-            .values(**changed)
-        )
+        result = session.execute(_UPDATE_ORDER, {
+            **order_values(new), "match_id": order_id, "match_version": current.version})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(f"order {order_id} changed concurrently")
         if event.fills:
@@ -247,7 +258,7 @@ class Ledger:
                       to_status: OrderStatus, payload: dict[str, Any],
                       now: datetime) -> AppliedEvent:
         event_id = session.execute(
-            insert(EVENTS).returning(EVENTS.c.id),
+            _INSERT_EVENT,
             {"order_id": order.id, "user_id": order.user_id, "sequence": order.version,
              "type": event_type.value, "source": source.value,
              "from_status": from_status.value if from_status else None,

@@ -213,9 +213,12 @@ class Monitor:
                     order, seen, EventSource.RECONCILIATION, fills)
                 try:
                     with session.begin_nested():
+                        current = order
                         for event in events:
-                            results.append(self.ledger.apply_in_session(session, order.id,
-                                                                        event))
+                            applied = self.ledger.apply_in_session(session, order.id, event,
+                                                                   known=current)
+                            results.append(applied)
+                            current = applied.order
                 except (InvalidEvent, LedgerError) as exc:
                     log.info("order %s: broker view not applied: %s", order.id, exc)
         return results
