@@ -68,3 +68,28 @@ def test_partial_then_full_fill_records_each_fill_once(server: Server) -> None:
     done = _detail(server, orderid)
     assert done["filled_quantity"] == 10
     assert [f["quantity"] for f in done["fills"]] == [3, 7]
+
+
+def test_an_order_placed_at_the_brokers_app_is_recorded_as_external(server: Server) -> None:
+    from tradewarden.brokers.base import OrderRequest
+    from tradewarden.domain.orders import OrderType, Product, Side
+
+    server.simulator.exchange.set_prices({SBIN: Decimal("800")})
+    ours, _ = _resting(server)  # our own orders must never be taken for external ones
+    broker_id = server.simulator.exchange.place("paper-1", OrderRequest(
+        exchange="NSE", symbol="SBIN", side=Side.SELL, quantity=4, order_type=OrderType.LIMIT,
+        product=Product.MIS, price=Decimal("850")))
+
+    def external() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = server.client().get(
+            "/api/v1/orders", params={"origin": "external"}).json()["items"]
+        return items
+
+    server.wait_for(lambda: len(external()) == 1)
+    (found,) = external()
+    assert (found["broker_order_id"], found["status"], found["side"], found["quantity"]) == (
+        broker_id, "open", "SELL", 4)
+    assert found["account_id"] == _detail(server, ours)["account_id"]
+    time.sleep(1.0)  # later cycles do not record it again
+    assert len(external()) == 1
+    assert server.client().get("/api/v1/orders").json()["total"] == 2

@@ -84,12 +84,16 @@ def new_order_id() -> str:
     )
 
 
+#: Every client order id (broker tag) Tradewarden generates starts with this.
+CLIENT_ORDER_ID_PREFIX = "TW"
+
+
 def new_client_order_id() -> str:
     """A 20-character alphanumeric id sent to the broker as the order tag.
 
     Brokers cap tags at 20 characters (Zerodha) and some accept alphanumerics only.
     """
-    return "TW" + _base32(time.time_ns() // 1_000_000, 9) + _base32(
+    return CLIENT_ORDER_ID_PREFIX + _base32(time.time_ns() // 1_000_000, 9) + _base32(
         int.from_bytes(os.urandom(6), "big"), 9
     )
 

@@ -15,23 +15,32 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from tradewarden.brokers.base import BrokerFill, BrokerOrder
 from tradewarden.brokers.errors import BrokerError, OrderNotFoundError
-from tradewarden.domain.events import EventSource, OrderEvent
+from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.lifecycle import InvalidEvent
-from tradewarden.domain.orders import Order
+from tradewarden.domain.orders import (
+    CLIENT_ORDER_ID_PREFIX,
+    Order,
+    Origin,
+    new_order_id,
+)
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.bus import Subscription
-from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError
+from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import OrderRow
 
 log = logging.getLogger(__name__)
+
+#: How far back broker order ids are remembered to tell our orders from external ones.
+KNOWN_HORIZON = timedelta(days=7)
 
 #: Statuses the monitor watches: at the broker (or maybe), and not final.
 WATCHED = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL,
@@ -44,6 +53,7 @@ class AccountReport:
     orders_seen: int = 0
     events: int = 0
     missing: int = 0
+    external: int = 0
     error: str | None = None
 
 
@@ -59,17 +69,27 @@ class CycleReport:
 
 
 class OrderView:
-    """The non-final orders each account has at its broker, kept current from the bus."""
+    """The non-final orders each account has at its broker, kept current from the bus, and
+    every broker order id the account's orders are known by (to spot external orders)."""
 
     def __init__(self) -> None:
         self._by_account: dict[int, dict[str, Order]] = {}
+        self._known: dict[int, set[str]] = {}
 
-    def load(self, orders: Sequence[Order]) -> None:
+    def load(self, orders: Sequence[Order], known: Sequence[tuple[int, str]] = ()) -> None:
         self._by_account.clear()
+        self._known.clear()
+        for account_id, broker_order_id in known:
+            self._known.setdefault(account_id, set()).add(broker_order_id)
         for order in orders:
             self.put(order)
 
+    def is_known(self, account_id: int, broker_order_id: str) -> bool:
+        return broker_order_id in self._known.get(account_id, ())
+
     def put(self, order: Order) -> None:
+        if order.broker_order_id is not None:
+            self._known.setdefault(order.account_id, set()).add(order.broker_order_id)
         orders = self._by_account.setdefault(order.account_id, {})
         if order.status in WATCHED and order.broker_order_id is not None:
             orders[order.id] = order
@@ -80,6 +100,9 @@ class OrderView:
         """Apply every event published since the last call."""
         while subscription.pending():
             self.put(subscription.get_nowait().order)
+
+    def mark_known(self, account_id: int, broker_order_id: str) -> None:
+        self._known.setdefault(account_id, set()).add(broker_order_id)
 
     def orders(self, account_id: int) -> list[Order]:
         return list(self._by_account.get(account_id, {}).values())
@@ -104,14 +127,20 @@ class Monitor:
 
     async def load(self) -> int:
         """Read the watched orders from the database (startup)."""
-        def query() -> list[Order]:
+        since = utcnow() - KNOWN_HORIZON
+
+        def query() -> tuple[list[Order], list[tuple[int, str]]]:
             with self.ledger.db.read() as session:
                 rows = session.scalars(select(OrderRow).where(
                     OrderRow.status.in_([s.value for s in WATCHED]),
                     OrderRow.broker_order_id.is_not(None)))
-                return [order_from_row(row) for row in rows]
+                watched = [order_from_row(row) for row in rows]
+                known = session.execute(select(OrderRow.account_id, OrderRow.broker_order_id)
+                                        .where(OrderRow.broker_order_id.is_not(None),
+                                               OrderRow.updated_at >= since)).all()
+                return watched, [(a, b) for a, b in known if b is not None]
 
-        self.view.load(await self.ledger.db.run(query))
+        self.view.load(*await self.ledger.db.run(query))
         self.view.follow(self._subscription)
         return len(self.view)
 
@@ -163,8 +192,6 @@ class Monitor:
     async def _reconcile(self, account_id: int) -> AccountReport:
         report = AccountReport(account_id)
         ours = self.view.orders(account_id)
-        if not ours:
-            return report
         try:
             adapter = self.accounts.adapter(account_id)
             book = await adapter.order_book()
@@ -173,6 +200,10 @@ class Monitor:
             log.info("account %s not reconciled this cycle: %s", account_id, exc)
             return report
         report.orders_seen = len(book)
+        external = [o for o in book if _is_external(o)
+                    and not self.view.is_known(account_id, o.broker_order_id)]
+        if external:
+            report.external = await self._record_external(account_id, external)
         by_id = {o.broker_order_id: o for o in book}
         changes: list[tuple[Order, BrokerOrder]] = []
         missing: list[Order] = []
@@ -204,6 +235,44 @@ class Monitor:
         report.events = len(applied)
         return report
 
+    async def _record_external(self, account_id: int, seen: list[BrokerOrder]) -> int:
+        """Record orders placed at the broker's own app (no tag of ours) as ``external``."""
+        try:
+            owner = self.accounts.info(account_id).user_id
+        except KeyError:
+            return 0
+        applied = await self.ledger.db.run(self._external_tx, account_id, owner, seen)
+        self.ledger.publish(applied)
+        for item in seen:
+            self.view.mark_known(account_id, item.broker_order_id)
+        return len({a.order.id for a in applied})
+
+    def _external_tx(self, account_id: int, owner: int,
+                     seen: list[BrokerOrder]) -> list[AppliedEvent]:
+        results: list[AppliedEvent] = []
+        with self.ledger.db.transaction() as session:
+            for broker_order in seen:
+                order = external_order(account_id, owner, broker_order, utcnow())
+                try:
+                    with session.begin_nested():
+                        created = self.ledger.create_in_session(
+                            session, order, source=EventSource.MANUAL,
+                            detail={"broker_order_id": broker_order.broker_order_id})
+                        current = self.ledger.apply_in_session(session, order.id, OrderEvent(
+                            EventType.ORDER_SUBMITTED, EventSource.MANUAL,
+                            variety=broker_order.variety), known=created.order)
+                        batch = [created, current]
+                        for event in events_from_broker(current.order, broker_order,
+                                                        EventSource.MANUAL):
+                            current = self.ledger.apply_in_session(
+                                session, order.id, event, known=current.order)
+                            batch.append(current)
+                        results.extend(batch)
+                except (InvalidEvent, LedgerError) as exc:
+                    log.warning("external order %s not recorded: %s",
+                                broker_order.broker_order_id, exc)
+        return results
+
     def _apply_tx(self, changes: list[tuple[Order, BrokerOrder]],
                   fills: list[BrokerFill]) -> list[AppliedEvent]:
         results: list[AppliedEvent] = []
@@ -222,6 +291,23 @@ class Monitor:
                 except (InvalidEvent, LedgerError) as exc:
                     log.info("order %s: broker view not applied: %s", order.id, exc)
         return results
+
+
+def _is_external(seen: BrokerOrder) -> bool:
+    """An order we did not place: no tag, or a tag that is not one of our client order ids."""
+    return not (seen.tag or "").startswith(CLIENT_ORDER_ID_PREFIX)
+
+
+def external_order(account_id: int, owner: int, seen: BrokerOrder, now: datetime) -> Order:
+    """Our record of an order found at the broker that Tradewarden did not place."""
+    return Order(
+        id=new_order_id(), user_id=owner, account_id=account_id,
+        client_order_id=f"EXT{seen.broker_order_id}"[:32], exchange=seen.exchange,
+        symbol=seen.symbol, side=seen.side, quantity=seen.quantity,
+        order_type=seen.order_type, product=seen.product, price=seen.price,
+        trigger_price=seen.trigger_price, variety=seen.variety, validity=seen.validity,
+        origin=Origin.EXTERNAL, created_at=now, updated_at=now,
+        extra={"external_tag": seen.tag} if seen.tag else {})
 
 
 def _differs(order: Order, seen: BrokerOrder) -> bool:
