@@ -115,11 +115,16 @@ class Monitor:
     """Runs reconciliation cycles over every account this process serves."""
 
     def __init__(self, ledger: Ledger, accounts: AccountDirectory, interval_s: float = 5.0,
-                 idle_interval_s: float = 30.0) -> None:
+                 idle_interval_s: float = 30.0, missing_checks: int = 3,
+                 missing_grace_s: float = 120.0) -> None:
         self.ledger = ledger
         self.accounts = accounts
         self.interval_s = interval_s
         self.idle_interval_s = idle_interval_s
+        self.missing_checks = missing_checks
+        self.missing_grace_s = missing_grace_s
+        # order id -> (definitive not-found answers, monotonic time of the first one)
+        self._not_found: dict[str, tuple[int, float]] = {}
         self.view = OrderView()
         self._subscription = ledger.bus.subscribe(maxsize=1_000_000)
         self._task: asyncio.Task[None] | None = None
@@ -213,15 +218,21 @@ class Monitor:
                 missing.append(order)
             elif _differs(order, seen):
                 changes.append((order, seen))
+        vanished: list[Order] = []
         for order in missing:  # not in today's book: ask for that order alone
             try:
                 changes.append((order, await adapter.get_order(order.broker_order_id or "")))
+                self._not_found.pop(order.id, None)
             except OrderNotFoundError:
                 report.missing += 1
-                log.warning("order %s (broker %s) not found at the broker", order.id,
-                            order.broker_order_id)
+                if self._definitely_gone(order):
+                    vanished.append(order)
             except BrokerError as exc:  # transport trouble is never "not found"
                 log.info("order %s: targeted query failed: %s", order.id, exc)
+        if vanished:
+            expired = await self.ledger.db.run(self._expire_tx, vanished)
+            self.ledger.publish(expired)
+            report.events += len(expired)
         if not changes:
             return report
         fills: list[BrokerFill] = []
@@ -234,6 +245,32 @@ class Monitor:
         self.ledger.publish(applied)
         report.events = len(applied)
         return report
+
+    def _definitely_gone(self, order: Order) -> bool:
+        """Only repeated definitive "not found" answers over a grace period make an order gone
+        (brokers can be slow to show new orders)."""
+        now = time.monotonic()
+        count, first = self._not_found.get(order.id, (0, now))
+        self._not_found[order.id] = (count + 1, first)
+        log.warning("order %s (broker %s) not found at the broker (%d time(s))", order.id,
+                    order.broker_order_id, count + 1)
+        return count + 1 >= self.missing_checks and now - first >= self.missing_grace_s
+
+    def _expire_tx(self, orders: list[Order]) -> list[AppliedEvent]:
+        results: list[AppliedEvent] = []
+        with self.ledger.db.transaction() as session:
+            for order in orders:
+                try:
+                    with session.begin_nested():
+                        results.append(self.ledger.apply_in_session(session, order.id,
+                            OrderEvent(EventType.ORDER_EXPIRED, EventSource.RECONCILIATION,
+                                       reason="not found at the broker after repeated "
+                                              f"checks (broker id {order.broker_order_id})"),
+                            known=order))
+                    self._not_found.pop(order.id, None)
+                except (InvalidEvent, LedgerError) as exc:
+                    log.info("order %s: not expired: %s", order.id, exc)
+        return results
 
     async def _record_external(self, account_id: int, seen: list[BrokerOrder]) -> int:
         """Record orders placed at the broker's own app (no tag of ours) as ``external``."""

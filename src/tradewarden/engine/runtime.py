@@ -31,6 +31,8 @@ class EngineSettings:
     retry_interval_s: float = 5.0
     monitor_interval_s: float = 5.0
     monitor_idle_interval_s: float = 30.0
+    monitor_missing_checks: int = 3
+    monitor_missing_grace_s: float = 120.0
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     inflight: InflightSettings = field(default_factory=InflightSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -58,7 +60,9 @@ class Engine:
                                       self.settings.dedupe_window_s)
         self.actions = OrderActions(ledger, self.accounts)
         self.monitor = Monitor(ledger, self.accounts, self.settings.monitor_interval_s,
-                               self.settings.monitor_idle_interval_s)
+                               self.settings.monitor_idle_interval_s,
+                               self.settings.monitor_missing_checks,
+                               self.settings.monitor_missing_grace_s)
         self._retry_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
