@@ -55,6 +55,7 @@ class AccountReport:
     missing: int = 0
     external: int = 0
     error: str | None = None
+    changes: list[AppliedEvent] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -66,6 +67,27 @@ class CycleReport:
     @property
     def events(self) -> int:
         return sum(a.events for a in self.accounts)
+
+    def summary(self) -> str:
+        """A one-screen report of what this cycle changed (the startup report)."""
+        changes = [c for a in self.accounts for c in a.changes]
+        lines = [f"reconciled {len(self.accounts)} account(s) in {self.duration_ms:.0f} ms: "
+                 f"{len(changes)} change(s), "
+                 f"{sum(a.external for a in self.accounts)} external order(s), "
+                 f"{sum(a.missing for a in self.accounts)} missing at the broker, "
+                 f"{sum(1 for a in self.accounts if a.error)} account(s) unreachable"]
+        for change in changes[:40]:
+            order = change.order
+            lines.append(f"  {order.id} {order.side.value} {order.quantity} {order.exchange}:"
+                         f"{order.symbol} {change.type.value} "
+                         f"{change.from_status.value if change.from_status else '-'} -> "
+                         f"{change.to_status.value} ({change.source.value})")
+        if len(changes) > 40:
+            lines.append(f"  … and {len(changes) - 40} more")
+        for account in self.accounts:
+            if account.error:
+                lines.append(f"  account {account.account_id} unreachable: {account.error}")
+        return "\n".join(lines)
 
 
 class OrderView:
@@ -233,6 +255,7 @@ class Monitor:
             expired = await self.ledger.db.run(self._expire_tx, vanished)
             self.ledger.publish(expired)
             report.events += len(expired)
+            report.changes.extend(expired)
         if not changes:
             return report
         fills: list[BrokerFill] = []
@@ -243,7 +266,8 @@ class Monitor:
                 log.info("account %s: trade book not read: %s", account_id, exc)
         applied = await self.ledger.db.run(self._apply_tx, changes, fills)
         self.ledger.publish(applied)
-        report.events = len(applied)
+        report.events += len(applied)
+        report.changes.extend(applied)
         return report
 
     def _definitely_gone(self, order: Order) -> bool:

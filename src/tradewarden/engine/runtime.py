@@ -64,6 +64,7 @@ class Engine:
                                self.settings.monitor_missing_checks,
                                self.settings.monitor_missing_grace_s)
         self._retry_wakeup = asyncio.Event()
+        self.startup_report = ""
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -71,13 +72,13 @@ class Engine:
         await self.ledger.db.run(self.accounts.refresh)
         guarded = await self.intake.recover()
         inflight = await self.inflight.recover()
-        if guarded or inflight:
-            log.info("recovery: %d created orders guarded, %d in-flight orders to check",
-                     len(guarded), inflight)
         watched = await self.monitor.load()
         first = await self.monitor.cycle()  # reconcile before serving (crash-only startup)
-        log.info("startup reconciliation: %d watched orders, %d changes applied in %.0f ms",
-                 watched, first.events, first.duration_ms)
+        self.startup_report = (
+            f"startup: {len(guarded)} recorded order(s) guarded again, {inflight} in-flight "
+            f"order(s) to look up by tag, {watched} order(s) watched at the broker\n"
+            + first.summary())
+        log.info("%s", self.startup_report)
         self.inflight.start()
         self.monitor.start()
         self._tasks.append(asyncio.create_task(self._retry_loop(), name="retry-queue"))
