@@ -93,3 +93,18 @@ def test_an_order_placed_at_the_brokers_app_is_recorded_as_external(server: Serv
     time.sleep(1.0)  # later cycles do not record it again
     assert len(external()) == 1
     assert server.client().get("/api/v1/orders").json()["total"] == 2
+
+
+def test_metrics_show_orders_broker_calls_cycles_and_corrections(server: Server) -> None:
+    orderid, broker_id = _resting(server)
+    server.simulator.exchange.cancel(None, broker_id)
+    server.wait_for(lambda: _detail(server, orderid)["status"] == "cancelled")
+    response = server.client().get("/metrics")
+    assert response.status_code == 200
+    text = response.text
+    assert 'tradewarden_orders{status="cancelled"} 1' in text
+    assert 'tradewarden_broker_call_seconds_count{broker="paper",call="place"} 1' in text
+    assert "tradewarden_monitor_cycle_seconds_count" in text
+    assert ('tradewarden_reconciliation_corrections_total{source="manual",'
+            'type="OrderCancelled"} 1') in text
+    assert "# TYPE tradewarden_broker_call_seconds histogram" in text

@@ -34,6 +34,7 @@ from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.bus import Subscription
 from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
+from tradewarden.metrics import Metrics
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import OrderRow
 
@@ -138,13 +139,18 @@ class Monitor:
 
     def __init__(self, ledger: Ledger, accounts: AccountDirectory, interval_s: float = 5.0,
                  idle_interval_s: float = 30.0, missing_checks: int = 3,
-                 missing_grace_s: float = 120.0) -> None:
+                 missing_grace_s: float = 120.0, metrics: Metrics | None = None) -> None:
         self.ledger = ledger
         self.accounts = accounts
         self.interval_s = interval_s
         self.idle_interval_s = idle_interval_s
         self.missing_checks = missing_checks
         self.missing_grace_s = missing_grace_s
+        self.metrics = metrics or Metrics()
+        self.metrics.describe("tradewarden_monitor_cycle_seconds", "histogram",
+                              "Duration of one reconciliation cycle over all accounts.")
+        self.metrics.describe("tradewarden_reconciliation_corrections_total", "counter",
+                              "Order changes the monitor applied, by event type and source.")
         # order id -> (definitive not-found answers, monotonic time of the first one)
         self._not_found: dict[str, tuple[int, float]] = {}
         self.view = OrderView()
@@ -214,6 +220,15 @@ class Monitor:
         self.view.follow(self._subscription)
         report.duration_ms = (time.monotonic() - report.started) * 1000
         self.last = report
+        self.metrics.observe("tradewarden_monitor_cycle_seconds", report.duration_ms / 1000)
+        for account in report.accounts:
+            for change in account.changes:
+                self.metrics.inc("tradewarden_reconciliation_corrections_total",
+                                 type=change.type.value, source=change.source.value)
+            if account.external:
+                self.metrics.inc("tradewarden_reconciliation_corrections_total",
+                                 account.external, type="ExternalOrderRecorded",
+                                 source="manual")
         return report
 
     async def _reconcile(self, account_id: int) -> AccountReport:

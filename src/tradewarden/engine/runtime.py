@@ -10,7 +10,10 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
+from tradewarden.brokers.base import BrokerAdapter
+from tradewarden.brokers.instrumented import InstrumentedAdapter
 from tradewarden.brokers.instruments import InstrumentMaster, bundled_master
 from tradewarden.engine.accounts import AccountDirectory, AdapterFactory
 from tradewarden.engine.actions import OrderActions
@@ -21,6 +24,7 @@ from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import Ledger
 from tradewarden.engine.monitor import Monitor
 from tradewarden.engine.retry import RetryPolicy, RetryQueue, RetrySettings
+from tradewarden.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +48,15 @@ class Engine:
     def __init__(self, ledger: Ledger, factory: AdapterFactory,
                  settings: EngineSettings | None = None,
                  master: InstrumentMaster | None = None,
-                 calendar: TradingCalendar | None = None) -> None:
+                 calendar: TradingCalendar | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings or EngineSettings()
         self.ledger = ledger
         self.master = master or bundled_master()
         self.calendar = calendar or TradingCalendar()
-        self.accounts = AccountDirectory(ledger.db, factory)
+        self.metrics = metrics or Metrics()
+        self.accounts = AccountDirectory(ledger.db, lambda info: cast(
+            BrokerAdapter, InstrumentedAdapter(factory(info), self.metrics)))
         self.retry_policy = RetryPolicy(ledger, self.calendar, self.settings.retry)
         self.executor = Executor(ledger, self.accounts, self.retry_policy, self.settings.executor)
         self.inflight = InflightChecker(self.executor, self.settings.inflight)
@@ -62,7 +69,7 @@ class Engine:
         self.monitor = Monitor(ledger, self.accounts, self.settings.monitor_interval_s,
                                self.settings.monitor_idle_interval_s,
                                self.settings.monitor_missing_checks,
-                               self.settings.monitor_missing_grace_s)
+                               self.settings.monitor_missing_grace_s, self.metrics)
         self._retry_wakeup = asyncio.Event()
         self.startup_report = ""
         self._tasks: list[asyncio.Task[None]] = []
