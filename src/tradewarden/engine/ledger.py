@@ -13,13 +13,14 @@ Callers that must record orders together with other rows (an alert and all its l
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
@@ -39,12 +40,19 @@ EVENTS: Table = OrderEventRow.__table__  # type: ignore[assignment]
 FILLS: Table = FillRow.__table__  # type: ignore[assignment]
 
 # Built once: constructing statements per event costs more than executing them.
-_UPDATE_ORDER = (
-    update(ORDERS)
-    .where(ORDERS.c.id == bindparam("match_id"), ORDERS.c.version == bindparam("match_version"))
-    .values({c.name: bindparam(c.name) for c in ORDERS.c if c.name != "id"})
-)
 _INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.id)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_order(columns: frozenset[str]) -> Update:
+    """The versioned UPDATE of exactly ``columns`` (only changed columns are written, so
+    untouched indexes are not rewritten); one statement per distinct shape, cached."""
+    return (
+        update(ORDERS)
+        .where(ORDERS.c.id == bindparam("match_id"),
+               ORDERS.c.version == bindparam("match_version"))
+        .values({name: bindparam(name) for name in sorted(columns)})
+    )
 
 MAX_CONFLICT_RETRIES = 20
 
@@ -221,8 +229,10 @@ class Ledger:
                         invalid)
             raise
         new = transition.order
-        result = session.execute(_UPDATE_ORDER, {
-            **order_values(new), "match_id": order_id, "match_version": current.version})
+        previous = order_values(current)
+        changed = {k: v for k, v in order_values(new).items() if k != "id" and v != previous[k]}
+        result = session.execute(_update_order(frozenset(changed)), {
+            **changed, "match_id": order_id, "match_version": current.version})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(f"order {order_id} changed concurrently")
         if event.fills:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tradewarden.brokers.base import BrokerFill, BrokerOrder
 from tradewarden.brokers.errors import BrokerError, OrderNotFoundError
@@ -39,6 +40,9 @@ from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import OrderRow
 
 log = logging.getLogger(__name__)
+
+#: One order to bring in line: our copy, the broker's view, and its account's fills.
+_Change = tuple[Order, BrokerOrder, list[BrokerFill]]
 
 #: How far back broker order ids are remembered to tell our orders from external ones.
 KNOWN_HORIZON = timedelta(days=7)
@@ -215,8 +219,17 @@ class Monitor:
         report = CycleReport(started=time.monotonic())
         self.view.follow(self._subscription)
         accounts = [info.id for info in self.accounts.accounts()]
-        report.accounts = list(await asyncio.gather(
-            *(self._reconcile(account) for account in accounts)))
+        results = await asyncio.gather(*(self._reconcile(account) for account in accounts))
+        report.accounts = [account_report for account_report, _ in results]
+        pending = [change for _, changes in results for change in changes]
+        if pending:  # every account's changes in one transaction
+            applied = await self.ledger.db.run(self._apply_tx, pending)
+            self.ledger.publish(applied)
+            by_account = {a.account_id: a for a in report.accounts}
+            for event in applied:
+                account_report = by_account[event.order.account_id]
+                account_report.events += 1
+                account_report.changes.append(event)
         self.view.follow(self._subscription)
         report.duration_ms = (time.monotonic() - report.started) * 1000
         self.last = report
@@ -231,7 +244,8 @@ class Monitor:
                                  source="manual")
         return report
 
-    async def _reconcile(self, account_id: int) -> AccountReport:
+    async def _reconcile(self, account_id: int) -> tuple[AccountReport, list[_Change]]:
+        """Fetch one account's book and work out what differs (applied by ``cycle``)."""
         report = AccountReport(account_id)
         ours = self.view.orders(account_id)
         try:
@@ -240,7 +254,7 @@ class Monitor:
         except (BrokerError, KeyError) as exc:
             report.error = str(exc)
             log.info("account %s not reconciled this cycle: %s", account_id, exc)
-            return report
+            return report, []
         report.orders_seen = len(book)
         external = [o for o in book if _is_external(o)
                     and not self.view.is_known(account_id, o.broker_order_id)]
@@ -272,18 +286,14 @@ class Monitor:
             report.events += len(expired)
             report.changes.extend(expired)
         if not changes:
-            return report
+            return report, []
         fills: list[BrokerFill] = []
         if any(seen.filled_quantity > order.filled_quantity for order, seen in changes):
             try:
                 fills = await adapter.trade_book()
             except BrokerError as exc:
                 log.info("account %s: trade book not read: %s", account_id, exc)
-        applied = await self.ledger.db.run(self._apply_tx, changes, fills)
-        self.ledger.publish(applied)
-        report.events += len(applied)
-        report.changes.extend(applied)
-        return report
+        return report, [(order, seen, fills) for order, seen in changes]
 
     def _definitely_gone(self, order: Order) -> bool:
         """Only repeated definitive "not found" answers over a grace period make an order gone
@@ -349,24 +359,34 @@ class Monitor:
                                 broker_order.broker_order_id, exc)
         return results
 
-    def _apply_tx(self, changes: list[tuple[Order, BrokerOrder]],
-                  fills: list[BrokerFill]) -> list[AppliedEvent]:
+    def _apply_tx(self, changes: list[_Change]) -> list[AppliedEvent]:
+        """Apply every change in one transaction; if one order's events are refused, redo the
+        transaction with a savepoint per order so the others still go in."""
+        try:
+            with self.ledger.db.transaction() as session:
+                return [applied for order, seen, fills in changes
+                        for applied in self._apply_order(session, order, seen, fills)]
+        except (InvalidEvent, LedgerError):
+            pass
         results: list[AppliedEvent] = []
         with self.ledger.db.transaction() as session:
-            for order, seen in changes:
-                events: list[OrderEvent] = events_from_broker(
-                    order, seen, EventSource.RECONCILIATION, fills)
+            for order, seen, fills in changes:
                 try:
                     with session.begin_nested():
-                        current = order
-                        for event in events:
-                            applied = self.ledger.apply_in_session(session, order.id, event,
-                                                                   known=current)
-                            results.append(applied)
-                            current = applied.order
+                        results.extend(self._apply_order(session, order, seen, fills))
                 except (InvalidEvent, LedgerError) as exc:
                     log.info("order %s: broker view not applied: %s", order.id, exc)
         return results
+
+    def _apply_order(self, session: Session, order: Order, seen: BrokerOrder,
+                     fills: list[BrokerFill]) -> list[AppliedEvent]:
+        applied: list[AppliedEvent] = []
+        current = order
+        for event in events_from_broker(order, seen, EventSource.RECONCILIATION, fills):
+            result = self.ledger.apply_in_session(session, order.id, event, known=current)
+            applied.append(result)
+            current = result.order
+        return applied
 
 
 def _is_external(seen: BrokerOrder) -> bool:

@@ -24,7 +24,16 @@ from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import Ledger
 from tradewarden.engine.monitor import Monitor
 from tradewarden.engine.retry import RetryPolicy, RetryQueue, RetrySettings
+from tradewarden.engine.scheduler import (
+    EOD_CLEANUP,
+    MARKET_CLOSE,
+    MARKET_OPEN,
+    PREMARKET_RETRY,
+    JobContext,
+    Scheduler,
+)
 from tradewarden.metrics import Metrics
+from tradewarden.store.calendar_overrides import load_overrides
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +81,28 @@ class Engine:
                                self.settings.monitor_missing_grace_s, self.metrics)
         self._retry_wakeup = asyncio.Event()
         self.startup_report = ""
+        self.scheduler = Scheduler(ledger.db, self.calendar)
+        self._register_jobs()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _register_jobs(self) -> None:
+        """The daily jobs (BRIEF §6); each runs at most once per trading day."""
+
+        async def premarket_retry(ctx: JobContext) -> dict[str, object]:
+            done = await self.retry_queue.run_due(None)
+            return {"handled": len(done)}
+
+        async def reconcile(ctx: JobContext) -> dict[str, object]:
+            report = await self.monitor.cycle()
+            return {"changes": report.events, "duration_ms": round(report.duration_ms, 1)}
+
+        self.scheduler.register(PREMARKET_RETRY, premarket_retry)
+        for job in (MARKET_OPEN, MARKET_CLOSE, EOD_CLEANUP):  # AMO orders tracked at the open
+            self.scheduler.register(job, reconcile)
 
     async def start(self) -> None:
         """Recover what a previous run left behind, then start the loops."""
+        self.calendar.set_overrides(await self.ledger.db.run(load_overrides, self.ledger.db))
         await self.ledger.db.run(self.accounts.refresh)
         guarded = await self.intake.recover()
         inflight = await self.inflight.recover()
@@ -88,6 +115,7 @@ class Engine:
         log.info("%s", self.startup_report)
         self.inflight.start()
         self.monitor.start()
+        self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._retry_loop(), name="retry-queue"))
 
     async def default_account(self, user_id: int) -> int | None:
@@ -113,6 +141,7 @@ class Engine:
             self._retry_wakeup.clear()
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

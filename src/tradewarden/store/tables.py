@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -224,3 +225,21 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CalendarOverrideRow(Base):
+    """A local correction to the NSE library calendar for one IST date.
+
+    ``kind`` is ``holiday`` (the day does not trade) or ``special_session`` (the day trades with
+    ``open_time``-``close_time``, IST wall-clock times, e.g. Muhurat trading on a weekend).
+    """
+
+    __tablename__ = "calendar_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday, special_session
+    open_time: Mapped[time | None] = mapped_column(Time)  # IST, special sessions only
+    close_time: Mapped[time | None] = mapped_column(Time)  # IST, special sessions only
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
