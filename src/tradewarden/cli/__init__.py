@@ -13,6 +13,8 @@ _COMMAND_MODULES = (
     "tradewarden.cli.db",
     "tradewarden.cli.users",
     "tradewarden.cli.orders",
+    "tradewarden.cli.calendar",
+    "tradewarden.cli.legacy",
     "tradewarden.cli.paper",
 )
 
