@@ -75,7 +75,8 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    settings = Settings(data_dir=tmp_path / "data", port=free_port(), monitor_interval_s=0.3)
+    settings = Settings(data_dir=tmp_path / "data", port=free_port(), monitor_interval_s=0.3,
+                        monitor_idle_interval_s=0.3)
     url = settings.resolved_database_url
     migrate.upgrade(url)
     db = Database(url)

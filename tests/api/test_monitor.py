@@ -108,3 +108,30 @@ def test_metrics_show_orders_broker_calls_cycles_and_corrections(server: Server)
     assert ('tradewarden_reconciliation_corrections_total{source="manual",'
             'type="OrderCancelled"} 1') in text
     assert "# TYPE tradewarden_broker_call_seconds histogram" in text
+
+
+def test_holdings_changed_elsewhere_become_manual_buy_and_sell_events(server: Server) -> None:
+    exchange = server.simulator.exchange
+    exchange.set_prices({SBIN: Decimal("800")})
+    bought = server.openalgo("placeorder", **{**LIMIT, "pricetype": "MARKET", "price": "0",
+                                              "quantity": "5", "product": "CNC"})
+    orderid = bought.json()["orderid"]
+    server.wait_for(lambda: _detail(server, orderid)["status"] == "filled")
+
+    def events() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = server.client().get("/api/v1/positions/events").json()
+        return items
+
+    time.sleep(2.5)  # holdings are compared every few cycles: our own buy explains itself
+    assert events() == []
+    exchange.set_holding("paper-1", SBIN, 3)  # bought at another broker app, say
+    server.wait_for(lambda: len(events()) == 1)
+    (first,) = events()
+    assert (first["kind"], first["quantity"], first["expected"], first["actual"]) == (
+        "manual_buy", 3, 5, 8)
+    exchange.set_holding("paper-1", SBIN, 0)
+    server.wait_for(lambda: len(events()) == 2)
+    latest = events()[0]
+    assert (latest["kind"], latest["quantity"]) == ("manual_sell", 3)
+    time.sleep(2.5)
+    assert len(events()) == 2, "a discrepancy is recorded once"

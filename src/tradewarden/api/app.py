@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tradewarden import __version__
-from tradewarden.api import health, metrics, orders, strategies, webhooks
+from tradewarden.api import health, metrics, orders, positions, strategies, webhooks
 from tradewarden.api.auth import AuthError
 from tradewarden.api.deps import auth_error_response
 from tradewarden.api.openalgo import books_router, placing_router
@@ -43,6 +43,7 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(orders.router)
+    app.include_router(positions.router)
     app.include_router(strategies.router)
     app.include_router(webhooks.router)
     app.include_router(placing_router)

@@ -34,6 +34,7 @@ from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.bus import Subscription
+from tradewarden.engine.holdings import HoldingsReconciler, PositionEvent
 from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
 from tradewarden.metrics import Metrics
 from tradewarden.store.order_mapping import order_from_row
@@ -61,6 +62,7 @@ class AccountReport:
     external: int = 0
     error: str | None = None
     changes: list[AppliedEvent] = field(default_factory=list)
+    position_events: list[PositionEvent] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -90,6 +92,10 @@ class CycleReport:
         if len(changes) > 40:
             lines.append(f"  … and {len(changes) - 40} more")
         for account in self.accounts:
+            for event in account.position_events:
+                lines.append(f"  account {account.account_id}: {event.kind} {event.quantity} "
+                             f"{event.exchange}:{event.symbol} (ours {event.expected}, broker "
+                             f"{event.actual})")
             if account.error:
                 lines.append(f"  account {account.account_id} unreachable: {account.error}")
         return "\n".join(lines)
@@ -143,7 +149,8 @@ class Monitor:
 
     def __init__(self, ledger: Ledger, accounts: AccountDirectory, interval_s: float = 5.0,
                  idle_interval_s: float = 30.0, missing_checks: int = 3,
-                 missing_grace_s: float = 120.0, metrics: Metrics | None = None) -> None:
+                 missing_grace_s: float = 120.0, metrics: Metrics | None = None,
+                 holdings_every: int = 6) -> None:
         self.ledger = ledger
         self.accounts = accounts
         self.interval_s = interval_s
@@ -151,6 +158,9 @@ class Monitor:
         self.missing_checks = missing_checks
         self.missing_grace_s = missing_grace_s
         self.metrics = metrics or Metrics()
+        self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics)
+        self.holdings_every = holdings_every
+        self._cycles = 0
         self.metrics.describe("tradewarden_monitor_cycle_seconds", "histogram",
                               "Duration of one reconciliation cycle over all accounts.")
         self.metrics.describe("tradewarden_reconciliation_corrections_total", "counter",
@@ -231,6 +241,12 @@ class Monitor:
                 account_report.events += 1
                 account_report.changes.append(event)
         self.view.follow(self._subscription)
+        if self._cycles % self.holdings_every == 0:  # holdings move slowly: every few cycles
+            for account_report in report.accounts:
+                if account_report.error is None:
+                    found = await self.holdings.reconcile(account_report.account_id)
+                    account_report.position_events.extend(found)
+        self._cycles += 1
         report.duration_ms = (time.monotonic() - report.started) * 1000
         self.last = report
         self.metrics.observe("tradewarden_monitor_cycle_seconds", report.duration_ms / 1000)

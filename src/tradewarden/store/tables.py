@@ -243,3 +243,24 @@ class CalendarOverrideRow(Base):
     close_time: Mapped[time | None] = mapped_column(Time)  # IST, special sessions only
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PositionEventRow(Base):
+    """Quantity at the broker that our fills do not explain: bought or sold elsewhere."""
+
+    __tablename__ = "position_events"
+    __table_args__ = (
+        Index("ix_position_events_account_symbol", "account_id", "exchange", "symbol"),
+        Index("ix_position_events_user_detected", "user_id", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
+    exchange: Mapped[str] = mapped_column(String(8))
+    symbol: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # manual_buy, manual_sell
+    quantity: Mapped[int] = mapped_column(Integer)  # always positive
+    expected: Mapped[int] = mapped_column(Integer)  # what our orders' fills explain
+    actual: Mapped[int] = mapped_column(Integer)  # holdings + positions at the broker
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,128 @@
+"""Holdings and positions reconciliation (BRIEF §3.7): quantity at the broker that our fills do
+not explain becomes a ``manual_buy`` / ``manual_sell`` position event, once.
+
+Per (exchange, symbol) of an account: *actual* = settled holdings + today's net positions (all
+products) at the broker; *expected* = the net filled quantity of every order we know on that
+account (including ``external`` orders the monitor recorded). The part of ``actual - expected``
+not yet explained by earlier position events is recorded as a new event. Suffix variants
+(``-EQ``/``-BE``) are one symbol: adapters already report canonical symbols.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.orm import Session
+
+from tradewarden.brokers.base import Holding, Position
+from tradewarden.brokers.errors import BrokerError
+from tradewarden.engine.accounts import AccountDirectory
+from tradewarden.engine.ledger import utcnow
+from tradewarden.metrics import Metrics
+from tradewarden.store.db import Database
+from tradewarden.store.tables import OrderRow, PositionEventRow
+
+log = logging.getLogger(__name__)
+
+MANUAL_BUY = "manual_buy"
+MANUAL_SELL = "manual_sell"
+
+Key = tuple[str, str]  # (exchange, symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionEvent:
+    account_id: int
+    exchange: str
+    symbol: str
+    kind: str
+    quantity: int
+    expected: int
+    actual: int
+
+
+def broker_quantities(holdings: list[Holding], positions: list[Position]) -> dict[Key, int]:
+    """What the account holds at the broker, per instrument (holdings + today's positions)."""
+    totals: dict[Key, int] = defaultdict(int)
+    for holding in holdings:
+        totals[(holding.exchange, holding.symbol)] += holding.quantity
+    for position in positions:
+        totals[(position.exchange, position.symbol)] += position.quantity
+    return dict(totals)
+
+
+def discrepancies(actual: dict[Key, int], expected: dict[Key, int],
+                  recorded: dict[Key, int], account_id: int) -> list[PositionEvent]:
+    """New events for the part of ``actual - expected`` that ``recorded`` does not cover."""
+    events = []
+    for key in sorted(set(actual) | set(expected) | set(recorded)):
+        unexplained = actual.get(key, 0) - expected.get(key, 0) - recorded.get(key, 0)
+        if unexplained:
+            events.append(PositionEvent(
+                account_id, key[0], key[1], MANUAL_BUY if unexplained > 0 else MANUAL_SELL,
+                abs(unexplained), expected.get(key, 0), actual.get(key, 0)))
+    return events
+
+
+class HoldingsReconciler:
+    """Compares broker holdings/positions with our fills, account by account."""
+
+    def __init__(self, db: Database, accounts: AccountDirectory,
+                 metrics: Metrics | None = None) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.metrics = metrics or Metrics()
+
+    async def reconcile(self, account_id: int) -> list[PositionEvent]:
+        try:
+            adapter = self.accounts.adapter(account_id)
+            actual = broker_quantities(await adapter.holdings(), await adapter.positions())
+            owner = self.accounts.info(account_id).user_id
+        except (BrokerError, KeyError) as exc:
+            log.info("holdings of account %s not reconciled: %s", account_id, exc)
+            return []
+        events = await self.db.run(self._record, account_id, owner, actual)
+        for event in events:
+            log.warning("%s detected on account %s: %s %s:%s (ours %d, broker %d)", event.kind,
+                        account_id, event.quantity, event.exchange, event.symbol,
+                        event.expected, event.actual)
+            self.metrics.inc("tradewarden_reconciliation_corrections_total", type=event.kind,
+                             source="manual")
+        return events
+
+    def _record(self, account_id: int, owner: int,
+                actual: dict[Key, int]) -> list[PositionEvent]:
+        with self.db.transaction() as session:
+            events = discrepancies(actual, _expected(session, account_id),
+                                   _recorded(session, account_id), account_id)
+            if events:
+                now = utcnow()
+                session.execute(insert(PositionEventRow), [
+                    {"user_id": owner, "account_id": e.account_id, "exchange": e.exchange,
+                     "symbol": e.symbol, "kind": e.kind, "quantity": e.quantity,
+                     "expected": e.expected, "actual": e.actual, "detected_at": now}
+                    for e in events])
+            return events
+
+
+def _expected(session: Session, account_id: int) -> dict[Key, int]:
+    signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
+                  else_=-OrderRow.filled_quantity)
+    rows = session.execute(
+        select(OrderRow.exchange, OrderRow.symbol, func.sum(signed))
+        .where(OrderRow.account_id == account_id, OrderRow.filled_quantity > 0)
+        .group_by(OrderRow.exchange, OrderRow.symbol)).all()
+    return {(e, s): int(q or 0) for e, s, q in rows}
+
+
+def _recorded(session: Session, account_id: int) -> dict[Key, int]:
+    signed = case((PositionEventRow.kind == MANUAL_BUY, PositionEventRow.quantity),
+                  else_=-PositionEventRow.quantity)
+    rows = session.execute(
+        select(PositionEventRow.exchange, PositionEventRow.symbol, func.sum(signed))
+        .where(PositionEventRow.account_id == account_id)
+        .group_by(PositionEventRow.exchange, PositionEventRow.symbol)).all()
+    return {(e, s): int(q or 0) for e, s, q in rows}
