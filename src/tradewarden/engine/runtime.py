@@ -18,6 +18,7 @@ from tradewarden.brokers.instruments import InstrumentMaster, bundled_master
 from tradewarden.engine.accounts import AccountDirectory, AdapterFactory
 from tradewarden.engine.actions import OrderActions
 from tradewarden.engine.calendar import TradingCalendar
+from tradewarden.engine.eod import EodCleanup
 from tradewarden.engine.executor import Executor, ExecutorSettings
 from tradewarden.engine.inflight import InflightChecker, InflightSettings
 from tradewarden.engine.intake import Intake
@@ -81,6 +82,7 @@ class Engine:
                                self.settings.monitor_missing_grace_s, self.metrics)
         self._retry_wakeup = asyncio.Event()
         self.startup_report = ""
+        self.eod = EodCleanup(self.executor, self.intake, self.inflight, self.monitor)
         self.scheduler = Scheduler(ledger.db, self.calendar)
         self._register_jobs()
         self._tasks: list[asyncio.Task[None]] = []
@@ -96,9 +98,13 @@ class Engine:
             report = await self.monitor.cycle()
             return {"changes": report.events, "duration_ms": round(report.duration_ms, 1)}
 
+        async def eod_cleanup(ctx: JobContext) -> dict[str, object]:
+            return await self.eod.run(ctx.trading_day)
+
         self.scheduler.register(PREMARKET_RETRY, premarket_retry)
-        for job in (MARKET_OPEN, MARKET_CLOSE, EOD_CLEANUP):  # AMO orders tracked at the open
+        for job in (MARKET_OPEN, MARKET_CLOSE):  # AMO orders are tracked from the open
             self.scheduler.register(job, reconcile)
+        self.scheduler.register(EOD_CLEANUP, eod_cleanup)
 
     async def start(self) -> None:
         """Recover what a previous run left behind, then start the loops."""

@@ -264,3 +264,24 @@ class PositionEventRow(Base):
     expected: Mapped[int] = mapped_column(Integer)  # what our orders' fills explain
     actual: Mapped[int] = mapped_column(Integer)  # holdings + positions at the broker
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DailyStats(Base):
+    """One user's order statistics for one trading day, written by the EOD job."""
+
+    __tablename__ = "daily_stats"
+    __table_args__ = (UniqueConstraint("user_id", "trading_day", name="uq_daily_stats_user_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    trading_day: Mapped[date] = mapped_column(Date)
+    placed: Mapped[int] = mapped_column(Integer)  # orders created that day
+    executed: Mapped[int] = mapped_column(Integer)  # filled (fully)
+    rejected: Mapped[int] = mapped_column(Integer)
+    denied: Mapped[int] = mapped_column(Integer)
+    cancelled: Mapped[int] = mapped_column(Integer)
+    expired: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)  # still working at the end of the day
+    retry_queue: Mapped[int] = mapped_column(Integer)  # failed or retry_pending
+    success_rate: Mapped[Decimal] = mapped_column(Money)  # executed / sent to the broker, %
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
