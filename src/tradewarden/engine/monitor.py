@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -160,6 +161,7 @@ class Monitor:
         self.metrics = metrics or Metrics()
         self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics)
         self.holdings_every = holdings_every
+        self.account_timeout_s = max(1.0, interval_s)
         self._cycles = 0
         self.metrics.describe("tradewarden_monitor_cycle_seconds", "histogram",
                               "Duration of one reconciliation cycle over all accounts.")
@@ -229,7 +231,7 @@ class Monitor:
         report = CycleReport(started=time.monotonic())
         self.view.follow(self._subscription)
         accounts = [info.id for info in self.accounts.accounts()]
-        results = await asyncio.gather(*(self._reconcile(account) for account in accounts))
+        results = await asyncio.gather(*(self._bounded(account) for account in accounts))
         report.accounts = [account_report for account_report, _ in results]
         pending = [change for _, changes in results for change in changes]
         if pending:  # every account's changes in one transaction
@@ -259,6 +261,16 @@ class Monitor:
                                  account.external, type="ExternalOrderRecorded",
                                  source="manual")
         return report
+
+    async def _bounded(self, account_id: int) -> tuple[AccountReport, list[_Change]]:
+        """One account's reconciliation, cut off after ``account_timeout_s`` so a hanging
+        broker delays the others by at most that much."""
+        try:
+            return await asyncio.wait_for(self._reconcile(account_id), self.account_timeout_s)
+        except TimeoutError:
+            log.warning("account %s: reconciliation took longer than %.0f s; skipped this "
+                        "cycle", account_id, self.account_timeout_s)
+            return AccountReport(account_id, error="timed out"), []
 
     async def _reconcile(self, account_id: int) -> tuple[AccountReport, list[_Change]]:
         """Fetch one account's book and work out what differs (applied by ``cycle``)."""
@@ -297,8 +309,7 @@ class Monitor:
             except BrokerError as exc:  # transport trouble is never "not found"
                 log.info("order %s: targeted query failed: %s", order.id, exc)
         if vanished:
-            expired = await self.ledger.db.run(self._expire_tx, vanished)
-            self.ledger.publish(expired)
+            expired = await self._persist(self._expire_tx, vanished)
             report.events += len(expired)
             report.changes.extend(expired)
         if not changes:
@@ -310,6 +321,17 @@ class Monitor:
             except BrokerError as exc:
                 log.info("account %s: trade book not read: %s", account_id, exc)
         return report, [(order, seen, fills) for order, seen in changes]
+
+    async def _persist(self, write: Callable[..., list[AppliedEvent]],
+                       *args: Any) -> list[AppliedEvent]:
+        """Run a write and publish its events even if this account's reconciliation is cut
+        off meanwhile (a committed change must reach the view and the bus)."""
+        async def write_and_publish() -> list[AppliedEvent]:
+            applied = await self.ledger.db.run(write, *args)
+            self.ledger.publish(applied)
+            return applied
+
+        return await asyncio.shield(asyncio.ensure_future(write_and_publish()))
 
     def _definitely_gone(self, order: Order) -> bool:
         """Only repeated definitive "not found" answers over a grace period make an order gone
@@ -343,8 +365,7 @@ class Monitor:
             owner = self.accounts.info(account_id).user_id
         except KeyError:
             return 0
-        applied = await self.ledger.db.run(self._external_tx, account_id, owner, seen)
-        self.ledger.publish(applied)
+        applied = await self._persist(self._external_tx, account_id, owner, seen)
         for item in seen:
             self.view.mark_known(account_id, item.broker_order_id)
         return len({a.order.id for a in applied})
