@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     monitor_idle_interval_s: float = Field(default=30.0, gt=0)
     broker_timeout_s: float = Field(default=10.0, gt=0, le=120,
                                     description="How long one broker call may take.")
+    archive_after_days: int | None = Field(
+        default=None, ge=1, description="EOD moves final orders older than this to "
+        "<data_dir>/archive (None: keep everything in the database).")
     broker_orders_per_s: float | None = Field(
         default=None, gt=0, description="Pace of order placement per account (None: the "
         "broker adapter's own limit).")

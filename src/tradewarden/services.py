@@ -35,6 +35,8 @@ class Services:
             dedupe_window_s=settings.dedupe_window_s,
             monitor_interval_s=settings.monitor_interval_s,
             monitor_idle_interval_s=settings.monitor_idle_interval_s,
+            archive_after_days=settings.archive_after_days,
+            archive_dir=settings.data_dir / "archive",
             executor=ExecutorSettings(orders_per_second=settings.broker_orders_per_s)))
         return cls(settings=settings, db=db, ledger=ledger, auth=Authenticator(db),
                    engine=engine, brokers=brokers)

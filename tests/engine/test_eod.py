@@ -100,3 +100,33 @@ async def test_eod_expires_vanished_stale_orders_and_writes_stats(
     assert again["stats_rows"] == 1
     with db.read() as session:
         assert len(session.scalars(select(DailyStats)).all()) == 1
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
+async def test_archive_moves_old_final_orders_to_files(db: Database, broker: LocalPaperBroker,
+                                                       tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    owner = _owner(db)
+    old = Ledger(db, clock=lambda: DURING)
+    done, working = new_order(owner), new_order(owner)
+    for order in (done, working):
+        await old.create(order)
+        await old.apply(order.id, OrderEvent(EventType.ORDER_SUBMITTED))
+        await old.apply(order.id, OrderEvent(EventType.ORDER_ACCEPTED, broker_order_id="B"))
+    await old.apply(done.id, OrderEvent(EventType.ORDER_FILLED, average_price=Decimal("2500")))
+    engine = await _engine(db, broker)
+    engine.eod.archive_after_days, engine.eod.archive_dir = 1, tmp_path / "archive"
+    engine.eod._clock = lambda: DURING + timedelta(days=3)
+    assert await db.run(engine.eod.archive) == 1
+    (path,) = (tmp_path / "archive").iterdir()
+    (line,) = gzip.open(path, "rt").read().splitlines()
+    archived = json.loads(line)
+    assert archived["order"]["id"] == done.id and archived["order"]["status"] == "filled"
+    assert [e["type"] for e in archived["events"]] == [
+        "OrderCreated", "OrderSubmitted", "OrderAccepted", "OrderFilled"]
+    with db.read() as session:
+        assert session.get(OrderRow, done.id) is None
+        assert session.get(OrderRow, working.id) is not None  # not final: kept
+    assert await db.run(engine.eod.archive) == 0

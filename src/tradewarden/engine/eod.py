@@ -3,10 +3,14 @@ daily statistics row. Runs once per trading day from the scheduler (default 18:0
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -23,14 +27,28 @@ from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import LedgerError, utcnow
 from tradewarden.engine.monitor import Monitor
 from tradewarden.store.order_mapping import order_from_row
-from tradewarden.store.tables import DailyStats, OrderRow
+from tradewarden.store.tables import DailyStats, FillRow, OrderEventRow, OrderRow
 
 log = logging.getLogger(__name__)
 
 S = OrderStatus
 STALE_AFTER = timedelta(hours=24)
+ARCHIVE_CHUNK = 5_000
+FINAL = tuple(s.value for s in OrderStatus if s.is_final)
 NOT_FINAL = tuple(s.value for s in OrderStatus if not s.is_final)
 AT_BROKER = (S.OPEN, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY)
+
+
+def _row(row: object) -> dict[str, Any]:
+    table = row.__table__  # type: ignore[attr-defined]
+    return {column.name: getattr(row, column.name) for column in table.columns}
+
+
+def _grouped(rows: Iterable[OrderEventRow | FillRow]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.order_id, []).append(_row(row))
+    return grouped
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -43,19 +61,66 @@ class EodCleanup:
     """The EOD job's work; every step is safe to repeat."""
 
     def __init__(self, executor: Executor, intake: Intake, inflight: InflightChecker,
-                 monitor: Monitor, clock: Callable[[], datetime] = utcnow) -> None:
+                 monitor: Monitor, clock: Callable[[], datetime] = utcnow,
+                 archive_after_days: int | None = None,
+                 archive_dir: Path | None = None) -> None:
         self.executor = executor
         self.intake = intake
         self.inflight = inflight
         self.monitor = monitor
         self.ledger = executor.ledger
         self._clock = clock
+        self.archive_after_days = archive_after_days
+        self.archive_dir = archive_dir
 
     async def run(self, trading_day: date) -> dict[str, Any]:
         verification = await self.monitor.cycle()
         stale = await self.resolve_stale()
         stats = await self.ledger.db.run(self.write_stats, trading_day)
-        return {"verified_changes": verification.events, **stale, "stats_rows": stats}
+        archived = await self.ledger.db.run(self.archive)
+        return {"verified_changes": verification.events, **stale, "stats_rows": stats,
+                "archived": archived}
+
+    def archive(self) -> int:
+        """Move final orders older than the retention period (with their events and fills)
+        to gzip JSON-lines files under ``archive_dir``; off unless configured.
+
+        The file is written and synced before the rows are deleted, so a crash in between
+        archives those orders again next time (a duplicate in the archive, never a loss).
+        """
+        if self.archive_after_days is None or self.archive_dir is None:
+            return 0
+        cutoff = self._clock() - timedelta(days=self.archive_after_days)
+        total = 0
+        while True:
+            with self.ledger.db.read() as session:
+                orders = list(session.scalars(
+                    select(OrderRow).where(OrderRow.status.in_(FINAL),
+                                           OrderRow.closed_at < cutoff)
+                    .order_by(OrderRow.id).limit(ARCHIVE_CHUNK)))
+                if not orders:
+                    return total
+                ids = [o.id for o in orders]
+                events = _grouped(session.scalars(
+                    select(OrderEventRow).where(OrderEventRow.order_id.in_(ids))
+                    .order_by(OrderEventRow.order_id, OrderEventRow.sequence)))
+                fills = _grouped(session.scalars(
+                    select(FillRow).where(FillRow.order_id.in_(ids)).order_by(FillRow.id)))
+                lines = [json.dumps({"order": _row(o), "events": events.get(o.id, []),
+                                     "fills": fills.get(o.id, [])}, default=str)
+                         for o in orders]
+            self.archive_dir.mkdir(parents=True, exist_ok=True)
+            path = self.archive_dir / (
+                f"orders-{self._clock():%Y%m%dT%H%M%S}-{ids[0]}.jsonl.gz")
+            with gzip.open(path, "wt", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+            with self.ledger.db.transaction() as session:
+                session.execute(delete(FillRow).where(FillRow.order_id.in_(ids)))
+                session.execute(delete(OrderEventRow).where(OrderEventRow.order_id.in_(ids)))
+                session.execute(delete(OrderRow).where(OrderRow.id.in_(ids)))
+            total += len(ids)
 
     async def resolve_stale(self) -> dict[str, int]:
         """Orders not final after 24 h: guard, look up or ask the broker; expire the vanished."""

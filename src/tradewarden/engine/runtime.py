@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 from tradewarden.brokers.base import BrokerAdapter
@@ -47,6 +48,8 @@ class EngineSettings:
     monitor_idle_interval_s: float = 30.0
     monitor_missing_checks: int = 3
     monitor_missing_grace_s: float = 120.0
+    archive_after_days: int | None = None
+    archive_dir: Path | None = None
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     inflight: InflightSettings = field(default_factory=InflightSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -82,7 +85,9 @@ class Engine:
                                self.settings.monitor_missing_grace_s, self.metrics)
         self._retry_wakeup = asyncio.Event()
         self.startup_report = ""
-        self.eod = EodCleanup(self.executor, self.intake, self.inflight, self.monitor)
+        self.eod = EodCleanup(self.executor, self.intake, self.inflight, self.monitor,
+                              archive_after_days=self.settings.archive_after_days,
+                              archive_dir=self.settings.archive_dir)
         self.scheduler = Scheduler(ledger.db, self.calendar)
         self._register_jobs()
         self._tasks: list[asyncio.Task[None]] = []
