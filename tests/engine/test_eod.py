@@ -121,7 +121,8 @@ async def test_archive_moves_old_final_orders_to_files(db: Database, broker: Loc
     engine.eod._clock = lambda: DURING + timedelta(days=3)
     assert await db.run(engine.eod.archive) == 1
     (path,) = (tmp_path / "archive").iterdir()
-    (line,) = gzip.open(path, "rt").read().splitlines()
+    with gzip.open(path, "rt") as handle:
+        (line,) = handle.read().splitlines()
     archived = json.loads(line)
     assert archived["order"]["id"] == done.id and archived["order"]["status"] == "filled"
     assert [e["type"] for e in archived["events"]] == [
