@@ -34,7 +34,7 @@ from tradewarden.domain.orders import (
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
-from tradewarden.engine.bus import Subscription
+from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.holdings import HoldingsReconciler, PositionEvent
 from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
 from tradewarden.metrics import Metrics
@@ -160,6 +160,8 @@ class Monitor:
         self.missing_grace_s = missing_grace_s
         self.metrics = metrics or Metrics()
         self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics)
+        #: manual_buy / manual_sell events, for the notifier (ledger events go on the ledger bus)
+        self.position_bus: EventBus[PositionEvent] = EventBus()
         self.holdings_every = holdings_every
         self.account_timeout_s = max(1.0, interval_s)
         self._cycles = 0
@@ -213,16 +215,26 @@ class Monitor:
                 log.exception("monitor cycle failed")
             await self._pause()
 
+    async def _in_session(self) -> bool:
+        """True when any served account's market is in session (unknown counts as open)."""
+        for info in self.accounts.accounts():
+            market = await self.accounts.market(info.id)
+            if market is None or market.in_session:
+                return True
+        return False
+
     async def _pause(self) -> None:
-        """Wait for the next cycle: the short interval while orders are watched, the long one
-        otherwise — but wake up soon after a new order reaches the broker."""
-        watching = len(self.view) > 0
+        """Wait for the next cycle: the short interval while orders are watched and the market
+        is in session, the long one otherwise — but wake up soon after a new order reaches the
+        broker."""
+        watching = len(self.view) > 0 and await self._in_session()
         deadline = time.monotonic() + (self.interval_s if watching else self.idle_interval_s)
         while (remaining := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(remaining, 0.25))
             if not watching and self._subscription.pending():
+                before = len(self.view)
                 self.view.follow(self._subscription)
-                if len(self.view):
+                if len(self.view) > before:
                     deadline = min(deadline, time.monotonic() + self.interval_s)
                     watching = True
 
@@ -248,6 +260,8 @@ class Monitor:
                 if account_report.error is None:
                     found = await self.holdings.reconcile(account_report.account_id)
                     account_report.position_events.extend(found)
+                    for position_event in found:
+                        self.position_bus.publish(position_event)
         self._cycles += 1
         report.duration_ms = (time.monotonic() - report.started) * 1000
         self.last = report
