@@ -144,3 +144,17 @@ def test_non_ascii_signature_is_403(server: Server) -> None:
                           timeout=30)
     assert response.status_code == 403
     assert _total(server) == 0
+
+
+def test_idempotency_key_blocks_a_repeat(server: Server) -> None:
+    first = httpx.post(f"{server.url}/api/v1/placeorder", timeout=30,
+                       headers={"Idempotency-Key": "sig-42"},
+                       json={"apikey": server.key, **ORDER})
+    assert first.status_code == 200
+    later = {**ORDER, "price": "785", "idempotency_key": "sig-42"}  # different, same key
+    again = server.openalgo("placeorder", **later)
+    assert again.status_code == 400 and again.json()["reason_code"] == "duplicate_blocked"
+    assert "idempotency key" in again.json()["message"]
+    other = server.openalgo("placeorder", **{**ORDER, "price": "780", "idempotency_key": "x"})
+    assert other.status_code == 200
+    assert _total(server) == 3

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "run", help="start the service (API + dashboard + engine)"
+        "run", help="start the service (API + engine in one process)"
     )
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="listen port (default 8000)")

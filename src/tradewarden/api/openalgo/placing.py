@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -44,6 +45,7 @@ from tradewarden.store.repositories import Orders
 
 router = APIRouter(prefix="/api/v1", tags=["openalgo"])
 MAX_SPLIT_ORDERS = 100
+MAX_IDEMPOTENCY_KEY = 128
 
 
 def _intent(account_id: int, strategy: str, leg: LegFields, *, side: str | None = None,
@@ -86,9 +88,23 @@ async def placeorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, OrderFields)
     services = services_of(request)
     account = await _account(services, caller)
-    (outcome,) = await services.engine.intake.submit(
-        caller.user_id, [_intent(account, body.strategy, body)])
+    intent = replace(_intent(account, body.strategy, body),
+                     idempotency_key=_idempotency_key(request, body.idempotency_key))
+    (outcome,) = await services.engine.intake.submit(caller.user_id, [intent])
     return _answer(outcome)
+
+
+def _idempotency_key(request: Request, in_body: str | None) -> str | None:
+    """The client's idempotency key: ``Idempotency-Key`` header or ``idempotency_key`` field.
+
+    A second order with the same key is denied ``duplicate_blocked`` (and stays visible).
+    """
+    key = (request.headers.get("idempotency-key") or in_body or "").strip()
+    if not key:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise OpenAlgoError(400, f"idempotency key longer than {MAX_IDEMPOTENCY_KEY} characters")
+    return key
 
 
 @router.post("/placesmartorder")

@@ -168,7 +168,7 @@ class LegFields(InstrumentFields):
 
 
 class OrderFields(StrategyRequest, LegFields):
-    pass
+    idempotency_key: str | None = Field(default=None, max_length=128)
 
 
 class SmartOrderRequest(OrderFields):
