@@ -55,7 +55,8 @@ class Metrics:
             series = self._histograms[name]
             state = series.get(key)
             if state is None:
-                state = series[key] = [0.0] * (len(LATENCY_BUCKETS) + 2)  # buckets, sum, count
+                # one slot per bucket, one overflow (> last bound), then sum and count
+                state = series[key] = [0.0] * (len(LATENCY_BUCKETS) + 3)
             state[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
             state[-2] += value
             state[-1] += 1

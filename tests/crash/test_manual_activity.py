@@ -29,6 +29,11 @@ def test_manual_cancel_modify_external_order_and_holding(tmp_path: Path) -> None
                 "action": "BUY", "quantity": "5", "pricetype": "LIMIT", "product": "MIS",
                 "price": price}, timeout=30).json()["orderid"])
         stack.wait_settled()
+        deadline = time.monotonic() + 30
+        while not httpx.get(f"{stack.url}/api/v1/positions/events", headers=headers,
+                            timeout=30).json():  # the holding from before is noticed first
+            assert time.monotonic() < deadline, "existing holding not noticed"
+            time.sleep(0.5)
         cancelled, modified = (stack.order(o)["broker_order_id"] for o in placed)
         stack.control("manual/cancel", {"broker_order_id": cancelled})
         stack.control("manual/modify", {"broker_order_id": modified, "price": 775})

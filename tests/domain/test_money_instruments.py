@@ -61,3 +61,14 @@ def test_every_reason_code_has_text_and_a_kind() -> None:
         assert (code in DENIAL_CODES) != (code in FAILURE_CODES)
     assert RETRYABLE <= FAILURE_CODES
     assert ReasonCode.INSUFFICIENT_FUNDS.retryable and not ReasonCode.LOST.retryable
+
+
+def test_histogram_overflow_is_its_own_bucket() -> None:
+    from tradewarden.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.observe("x_seconds", 12.0)
+    metrics.observe("x_seconds", 0.5)
+    text = metrics.render()
+    assert "x_seconds_sum 12.5" in text and "x_seconds_count 2" in text
+    assert 'x_seconds_bucket{le="10"} 1' in text and 'x_seconds_bucket{le="+Inf"} 2' in text

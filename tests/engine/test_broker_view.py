@@ -81,3 +81,12 @@ def test_unknown_broker_text_changes_nothing_but_the_raw_status() -> None:
 def test_nothing_changed_means_no_events() -> None:
     order = replace(make_order(S.OPEN), broker_status="OPEN")
     assert events_from_broker(order, seen("OPEN", S.OPEN)) == []
+
+
+def test_external_ids_are_unique_per_account() -> None:
+    from tradewarden.engine.monitor import external_client_order_id
+
+    first = external_client_order_id(1, "1000000000001")
+    assert first != external_client_order_id(2, "1000000000001")
+    assert first == external_client_order_id(1, "1000000000001")
+    assert len(external_client_order_id(7, "X" * 64)) <= 32

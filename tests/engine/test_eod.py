@@ -115,7 +115,12 @@ async def test_archive_moves_old_final_orders_to_files(db: Database, broker: Loc
         await old.create(order)
         await old.apply(order.id, OrderEvent(EventType.ORDER_SUBMITTED))
         await old.apply(order.id, OrderEvent(EventType.ORDER_ACCEPTED, broker_order_id="B"))
-    await old.apply(done.id, OrderEvent(EventType.ORDER_FILLED, average_price=Decimal("2500")))
+    await old.apply(done.id, OrderEvent(EventType.ORDER_CANCELLED, cancelled_by=CancelledBy.USER))
+    filled = new_order(owner)  # orders with fills stay: positions are computed from them
+    await old.create(filled)
+    await old.apply(filled.id, OrderEvent(EventType.ORDER_SUBMITTED))
+    await old.apply(filled.id, OrderEvent(EventType.ORDER_FILLED, broker_order_id="F",
+                                          average_price=Decimal("2500")))
     engine = await _engine(db, broker)
     engine.eod.archive_after_days, engine.eod.archive_dir = 1, tmp_path / "archive"
     engine.eod._clock = lambda: DURING + timedelta(days=3)
@@ -124,10 +129,11 @@ async def test_archive_moves_old_final_orders_to_files(db: Database, broker: Loc
     with gzip.open(path, "rt") as handle:
         (line,) = handle.read().splitlines()
     archived = json.loads(line)
-    assert archived["order"]["id"] == done.id and archived["order"]["status"] == "filled"
+    assert archived["order"]["id"] == done.id and archived["order"]["status"] == "cancelled"
     assert [e["type"] for e in archived["events"]] == [
-        "OrderCreated", "OrderSubmitted", "OrderAccepted", "OrderFilled"]
+        "OrderCreated", "OrderSubmitted", "OrderAccepted", "OrderCancelled"]
     with db.read() as session:
         assert session.get(OrderRow, done.id) is None
         assert session.get(OrderRow, working.id) is not None  # not final: kept
+        assert session.get(OrderRow, filled.id) is not None  # has fills: kept
     assert await db.run(engine.eod.archive) == 0

@@ -97,3 +97,23 @@ async def test_a_fresh_order_hidden_by_the_broker_is_not_declared_lost(
     visible = await monitor.cycle()
     assert visible.accounts[0].missing == 0
     assert _status(db, order_id) == "open"
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_misses_before_an_order_shows_up_do_not_count_later(
+    db: Database, broker: LocalPaperBroker
+) -> None:
+    ledger = Ledger(db)
+    broker_id = broker.exchange.place("paper-m", OrderRequest(
+        exchange="NSE", symbol="RELIANCE", side=Side.BUY, quantity=10,
+        order_type=OrderType.LIMIT, product=Product.CNC, price=Decimal("2500.05"),
+        tag="TWLAG00000000000001"), hide_for_s=0.4)
+    order_id = await _open_order(db, ledger, broker_id)
+    monitor = await _monitor(db, ledger, broker, missing_checks=2, missing_grace_s=0.3)
+    await monitor.cycle()
+    await monitor.cycle()  # two misses while hidden
+    await asyncio.sleep(0.45)
+    assert (await monitor.cycle()).accounts[0].missing == 0  # visible: history cleared
+    assert _status(db, order_id) == "open"
+    results = await asyncio.gather(monitor.cycle(), monitor.cycle())  # cycles never overlap
+    assert all(r.accounts[0].error is None for r in results)

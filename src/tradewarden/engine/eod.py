@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, tuple_
 
 from tradewarden.brokers.errors import BrokerError, OrderNotFoundError
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
@@ -94,13 +94,18 @@ class EodCleanup:
         total = 0
         while True:
             with self.ledger.db.read() as session:
+                # Orders with fills stay: our positions are computed from them. Imported
+                # history stays too: its idempotency keys keep a re-import a no-op.
                 orders = list(session.scalars(
                     select(OrderRow).where(OrderRow.status.in_(FINAL),
-                                           OrderRow.closed_at < cutoff)
+                                           OrderRow.closed_at < cutoff,
+                                           OrderRow.filled_quantity == 0,
+                                           OrderRow.client_order_id.not_like("LG%"))
                     .order_by(OrderRow.id).limit(ARCHIVE_CHUNK)))
                 if not orders:
                     return total
                 ids = [o.id for o in orders]
+                versions = [(o.id, o.version) for o in orders]
                 events = _grouped(session.scalars(
                     select(OrderEventRow).where(OrderEventRow.order_id.in_(ids))
                     .order_by(OrderEventRow.order_id, OrderEventRow.sequence)))
@@ -117,10 +122,17 @@ class EodCleanup:
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
             with self.ledger.db.transaction() as session:
-                session.execute(delete(FillRow).where(FillRow.order_id.in_(ids)))
-                session.execute(delete(OrderEventRow).where(OrderEventRow.order_id.in_(ids)))
-                session.execute(delete(OrderRow).where(OrderRow.id.in_(ids)))
-            total += len(ids)
+                # only rows unchanged since they were written to the file (a late fill
+                # in between keeps its order in the database)
+                unchanged = list(session.scalars(select(OrderRow.id).where(
+                    tuple_(OrderRow.id, OrderRow.version).in_(versions))))
+                session.execute(delete(FillRow).where(FillRow.order_id.in_(unchanged)))
+                session.execute(delete(OrderEventRow).where(
+                    OrderEventRow.order_id.in_(unchanged)))
+                session.execute(delete(OrderRow).where(OrderRow.id.in_(unchanged)))
+            total += len(unchanged)
+            if len(unchanged) < len(ids) and len(orders) < ARCHIVE_CHUNK:
+                return total
 
     async def resolve_stale(self) -> dict[str, int]:
         """Orders not final after 24 h: guard, look up or ask the broker; expire the vanished."""

@@ -27,6 +27,9 @@ from tradewarden.store.tables import OrderRow, PositionEventRow
 
 log = logging.getLogger(__name__)
 
+#: Client order ids of orders brought in by ``tradewarden import-legacy``.
+LEGACY_PREFIX = "LG"
+
 MANUAL_BUY = "manual_buy"
 MANUAL_SELL = "manual_sell"
 
@@ -75,6 +78,8 @@ class HoldingsReconciler:
         self.db = db
         self.accounts = accounts
         self.metrics = metrics or Metrics()
+        # (account, exchange, symbol) -> unexplained quantity seen at the previous check
+        self._candidates: dict[tuple[int, str, str], int] = {}
 
     async def reconcile(self, account_id: int) -> list[PositionEvent]:
         try:
@@ -96,8 +101,11 @@ class HoldingsReconciler:
     def _record(self, account_id: int, owner: int,
                 actual: dict[Key, int]) -> list[PositionEvent]:
         with self.db.transaction() as session:
-            events = discrepancies(actual, _expected(session, account_id),
-                                   _recorded(session, account_id), account_id)
+            busy = _in_flight(session, account_id)
+            found = [e for e in discrepancies(actual, _expected(session, account_id),
+                                              _recorded(session, account_id), account_id)
+                     if (e.exchange, e.symbol) not in busy]
+            events = self._confirmed(account_id, found)
             if events:
                 now = utcnow()
                 session.execute(insert(PositionEventRow), [
@@ -108,12 +116,43 @@ class HoldingsReconciler:
             return events
 
 
+    def _confirmed(self, account_id: int, found: list[PositionEvent]) -> list[PositionEvent]:
+        """Only a discrepancy seen identically at two consecutive checks is recorded, so a
+        fill caught between the broker's answers and ours never looks like manual trading."""
+        current = {(account_id, e.exchange, e.symbol): _signed(e) for e in found}
+        previous = {k: v for k, v in self._candidates.items() if k[0] == account_id}
+        for key in previous:
+            self._candidates.pop(key, None)
+        self._candidates.update(current)
+        confirmed = [e for e in found
+                     if previous.get((account_id, e.exchange, e.symbol)) == _signed(e)]
+        for event in confirmed:
+            self._candidates.pop((account_id, event.exchange, event.symbol), None)
+        return confirmed
+
+
+def _signed(event: PositionEvent) -> int:
+    return event.quantity if event.kind == MANUAL_BUY else -event.quantity
+
+
+def _in_flight(session: Session, account_id: int) -> set[Key]:
+    """Instruments with an order of ours on its way to the broker (its outcome, and so its
+    fills, are not known yet). Fills of working orders reach us within a monitor cycle, well
+    inside the two consecutive checks a discrepancy must survive."""
+    rows = session.execute(select(OrderRow.exchange, OrderRow.symbol).where(
+        OrderRow.account_id == account_id,
+        OrderRow.status.in_(("created", "submitting"))).distinct()).all()
+    return {(e, s) for e, s in rows}
+
+
 def _expected(session: Session, account_id: int) -> dict[Key, int]:
     signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
                   else_=-OrderRow.filled_quantity)
     rows = session.execute(
         select(OrderRow.exchange, OrderRow.symbol, func.sum(signed))
-        .where(OrderRow.account_id == account_id, OrderRow.filled_quantity > 0)
+        .where(OrderRow.account_id == account_id, OrderRow.filled_quantity > 0,
+               # imported history (``LG`` ids) did not happen on this account's broker side
+               OrderRow.client_order_id.not_like(f"{LEGACY_PREFIX}%"))
         .group_by(OrderRow.exchange, OrderRow.symbol)).all()
     return {(e, s): int(q or 0) for e, s, q in rows}
 

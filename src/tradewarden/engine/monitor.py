@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tradewarden.brokers.base import BrokerFill, BrokerOrder
@@ -109,10 +111,12 @@ class OrderView:
     def __init__(self) -> None:
         self._by_account: dict[int, dict[str, Order]] = {}
         self._known: dict[int, set[str]] = {}
+        self._versions: dict[str, int] = {}
 
     def load(self, orders: Sequence[Order], known: Sequence[tuple[int, str]] = ()) -> None:
         self._by_account.clear()
         self._known.clear()
+        self._versions.clear()
         for account_id, broker_order_id in known:
             self._known.setdefault(account_id, set()).add(broker_order_id)
         for order in orders:
@@ -122,6 +126,9 @@ class OrderView:
         return broker_order_id in self._known.get(account_id, ())
 
     def put(self, order: Order) -> None:
+        if order.version < self._versions.get(order.id, 0):
+            return  # an older state published late never overrides a newer one
+        self._versions[order.id] = order.version
         if order.broker_order_id is not None:
             self._known.setdefault(order.account_id, set()).add(order.broker_order_id)
         orders = self._by_account.setdefault(order.account_id, {})
@@ -165,6 +172,7 @@ class Monitor:
         self.holdings_every = holdings_every
         self.account_timeout_s = max(1.0, interval_s)
         self._cycles = 0
+        self._cycle_lock = asyncio.Lock()
         self.metrics.describe("tradewarden_monitor_cycle_seconds", "histogram",
                               "Duration of one reconciliation cycle over all accounts.")
         self.metrics.describe("tradewarden_reconciliation_corrections_total", "counter",
@@ -239,7 +247,12 @@ class Monitor:
                     watching = True
 
     async def cycle(self) -> CycleReport:
-        """One pass over every account; returns what it saw and changed."""
+        """One pass over every account; returns what it saw and changed. Cycles never overlap
+        (the loop and the scheduled jobs share this)."""
+        async with self._cycle_lock:
+            return await self._cycle()
+
+    async def _cycle(self) -> CycleReport:
         report = CycleReport(started=time.monotonic())
         self.view.follow(self._subscription)
         accounts = [info.id for info in self.accounts.accounts()]
@@ -285,6 +298,9 @@ class Monitor:
             log.warning("account %s: reconciliation took longer than %.0f s; skipped this "
                         "cycle", account_id, self.account_timeout_s)
             return AccountReport(account_id, error="timed out"), []
+        except Exception as exc:  # one account's trouble must not sink the others' cycle
+            log.exception("account %s: reconciliation failed", account_id)
+            return AccountReport(account_id, error=f"failed: {exc}"), []
 
     async def _reconcile(self, account_id: int) -> tuple[AccountReport, list[_Change]]:
         """Fetch one account's book and work out what differs (applied by ``cycle``)."""
@@ -309,7 +325,9 @@ class Monitor:
             seen = by_id.get(order.broker_order_id or "")
             if seen is None:
                 missing.append(order)
-            elif _differs(order, seen):
+                continue
+            self._not_found.pop(order.id, None)  # earlier misses were only lag
+            if _differs(order, seen):
                 changes.append((order, seen))
         vanished: list[Order] = []
         for order in missing:  # not in today's book: ask for that order alone
@@ -405,7 +423,7 @@ class Monitor:
                                 session, order.id, event, known=current.order)
                             batch.append(current)
                         results.extend(batch)
-                except (InvalidEvent, LedgerError) as exc:
+                except (InvalidEvent, LedgerError, IntegrityError) as exc:
                     log.warning("external order %s not recorded: %s",
                                 broker_order.broker_order_id, exc)
         return results
@@ -445,11 +463,18 @@ def _is_external(seen: BrokerOrder) -> bool:
     return not (seen.tag or "").startswith(CLIENT_ORDER_ID_PREFIX)
 
 
+def external_client_order_id(account_id: int, broker_order_id: str) -> str:
+    """A stable id for an external order: unique per account and broker order, ≤ 32 chars."""
+    digest = hashlib.sha256(f"{account_id}:{broker_order_id}".encode()).hexdigest()[:24]
+    return f"EXT{account_id % 10_000:04d}{digest}"[:32]
+
+
 def external_order(account_id: int, owner: int, seen: BrokerOrder, now: datetime) -> Order:
     """Our record of an order found at the broker that Tradewarden did not place."""
     return Order(
         id=new_order_id(), user_id=owner, account_id=account_id,
-        client_order_id=f"EXT{seen.broker_order_id}"[:32], exchange=seen.exchange,
+        client_order_id=external_client_order_id(account_id, seen.broker_order_id),
+        exchange=seen.exchange,
         symbol=seen.symbol, side=seen.side, quantity=seen.quantity,
         order_type=seen.order_type, product=seen.product, price=seen.price,
         trigger_price=seen.trigger_price, variety=seen.variety, validity=seen.validity,
