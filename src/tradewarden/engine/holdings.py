@@ -100,21 +100,21 @@ class HoldingsReconciler:
 
     def _record(self, account_id: int, owner: int,
                 actual: dict[Key, int]) -> list[PositionEvent]:
-        with self.db.transaction() as session:
+        with self.db.read() as session:  # compare on a snapshot; write only what is confirmed
             busy = _in_flight(session, account_id)
             found = [e for e in discrepancies(actual, _expected(session, account_id),
                                               _recorded(session, account_id), account_id)
                      if (e.exchange, e.symbol) not in busy]
-            events = self._confirmed(account_id, found)
-            if events:
-                now = utcnow()
+        events = self._confirmed(account_id, found)
+        if events:
+            now = utcnow()
+            with self.db.transaction() as session:
                 session.execute(insert(PositionEventRow), [
                     {"user_id": owner, "account_id": e.account_id, "exchange": e.exchange,
                      "symbol": e.symbol, "kind": e.kind, "quantity": e.quantity,
                      "expected": e.expected, "actual": e.actual, "detected_at": now}
                     for e in events])
-            return events
-
+        return events
 
     def _confirmed(self, account_id: int, found: list[PositionEvent]) -> list[PositionEvent]:
         """Only a discrepancy seen identically at two consecutive checks is recorded, so a
