@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tradewarden.api.auth import Authenticator
 from tradewarden.broker_setup import BrokerSetup
@@ -24,7 +24,6 @@ class Services:
     engine: Engine
     brokers: BrokerSetup
     ready: bool = False
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings, brokers: BrokerSetup,

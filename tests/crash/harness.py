@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.procs import free_port, spawn, wait_http_ok
+from tradewarden.brokers.paper.statuses import map_paper_status
 
 API_KEY = "tw_crash_test_key_0123456789abcdef"
 
@@ -102,9 +103,6 @@ class Stack:
         raise AssertionError(f"orders did not settle: {stats}")
 
 
-BROKER_TO_OURS = {"OPEN": "open", "COMPLETE": "filled", "REJECTED": "rejected",
-                  "CANCELLED": "cancelled", "TRIGGER PENDING": "open",
-                  "AMO REQ RECEIVED": "open"}
 
 
 def check_consistency(stack: Stack, successes: list[str]) -> None:
@@ -129,7 +127,9 @@ def check_consistency(stack: Stack, successes: list[str]) -> None:
         assert tags[order["client_order_id"]] == 1, f"not exactly once at the broker: {order}"
         seen = by_tag[order["client_order_id"]]
         assert order["broker_order_id"] == seen["broker_order_id"], (order, seen)
-        assert BROKER_TO_OURS.get(seen["status"]) == order["status"], (order, seen)
+        broker_says = map_paper_status(seen["status"], filled_quantity=seen["filled_quantity"],
+                                       quantity=seen["quantity"])
+        assert broker_says is not None and broker_says.value == order["status"], (order, seen)
         assert order["filled_quantity"] == seen["filled_quantity"], (order, seen)
 
 

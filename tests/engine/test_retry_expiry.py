@@ -30,8 +30,9 @@ async def _queued(db: Database) -> tuple[Ledger, Order]:
     failed = await ledger.apply(order.id, OrderEvent(
         EventType.ORDER_FAILED, reason_code=ReasonCode.INSUFFICIENT_FUNDS))
     policy = RetryPolicy(ledger, TradingCalendar(), clock=lambda: FAILED_AT)
-    queued = await policy.schedule(failed)
-    assert queued is not None
+    retry = policy.retry_event(failed.order)
+    assert retry is not None
+    queued = await ledger.apply(order.id, retry)
     return ledger, queued.order
 
 

@@ -28,9 +28,6 @@ class Subscription(Generic[T]):
             self.dropped += 1
         self._queue.put_nowait(item)
 
-    async def get(self) -> T:
-        return await self._queue.get()
-
     def get_nowait(self) -> T:
         return self._queue.get_nowait()
 

@@ -109,11 +109,6 @@ class Executor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def idle(self) -> None:
-        """Wait until every queued order has been sent (for tests and orderly shutdown)."""
-        for queue in list(self._queues.values()):
-            await queue.join()
-
     # --- the worker ---------------------------------------------------------------------
 
     async def _work(self, queue: asyncio.Queue[str]) -> None:
@@ -128,10 +123,6 @@ class Executor:
             finally:
                 for _ in ids:
                     queue.task_done()
-
-    async def submit(self, order_id: str) -> None:
-        """Send one ``created`` or due ``retry_pending`` order to its broker."""
-        await self.submit_many([order_id])
 
     async def submit_many(self, order_ids: Sequence[str]) -> None:
         """Mark the sendable orders ``submitting`` (one transaction), place them in order, and
@@ -271,10 +262,8 @@ class Executor:
             if retry is None:
                 return [failed]
             return [failed, self.ledger.apply_in_session(session, order.id, retry)]
-        applied = []
-        for event in placement_events(placement, fills.get(order.account_id, ())):
-            applied.append(self.ledger.apply_in_session(session, order.id, event))
-        return applied
+        return self.ledger.apply_sequence_in_session(
+            session, order, placement_events(placement, fills.get(order.account_id, ())))
 
     async def apply_broker_view(self, order_id: str, seen: BrokerOrder,
                                 source: EventSource = EventSource.BROKER) -> Order | None:
@@ -293,12 +282,21 @@ class Executor:
             except (BrokerError, KeyError) as exc:
                 log.info("order %s: fills not read (%s); the monitor will add them", order_id,
                          exc)
-        for event in events_from_broker(order, seen, source, fills):
-            applied = await self._apply(order_id, event)
-            if applied is None:
-                break
-            order = applied.order
-        return order
+        events = events_from_broker(order, seen, source, fills)
+        if not events:
+            return order
+
+        def write(current: Order) -> list[AppliedEvent]:
+            with self.ledger.db.transaction() as session:
+                return self.ledger.apply_sequence_in_session(session, current, events)
+
+        try:
+            applied = await self.ledger.db.run(write, order)
+        except (InvalidEvent, LedgerError) as exc:
+            log.info("order %s: broker view not applied: %s", order_id, exc)
+            return order
+        self.ledger.publish(applied)
+        return applied[-1].order
 
     async def _verify(self, order_id: str, broker_order_id: str) -> None:
         """Read the order back after a delay; keep trying while the broker does not answer."""
@@ -330,13 +328,6 @@ class Executor:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _apply(self, order_id: str, event: OrderEvent) -> AppliedEvent | None:
-        try:
-            return await self.ledger.apply(order_id, event)
-        except (InvalidEvent, LedgerError) as exc:
-            log.info("order %s: %s not applied: %s", order_id, event.type.value, exc)
-            return None
 
     async def _load(self, order_id: str) -> Order | None:
         found = await self._load_many([order_id])

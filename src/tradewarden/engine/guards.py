@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewarden.brokers.base import MarketSession, SessionName
@@ -20,6 +20,7 @@ from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import ExecutionType, Order, OrderType, Side, Variety
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
+from tradewarden.store.order_queries import net_quantities
 from tradewarden.store.tables import BrokerAccount, OrderRow, Strategy
 
 _WORKING = (*(s.value for s in OrderStatus if s.is_working), OrderStatus.CREATED.value)
@@ -241,39 +242,21 @@ class Guards:
     def positions(self, order: Order) -> Denial | None:
         if order.execution_type is not ExecutionType.ENTRY or order.strategy_id is None:
             return None
-        own = self.net_position(order, strategy_id=order.strategy_id)
+        by_strategy = net_quantities(
+            self.session, (OrderRow.strategy_id,), OrderRow.user_id == order.user_id,
+            OrderRow.exchange == order.exchange, OrderRow.symbol == order.symbol,
+            OrderRow.strategy_id.is_not(None))
+        own = by_strategy.get((order.strategy_id,), 0)
         if own != 0:
             return _deny(ReasonCode.GUARD_BLOCKED,
                          f"the strategy already holds {order.symbol} ({own:+d})")
-        others = self.session.execute(
-            self._net_query(order)
-            .where(OrderRow.strategy_id.is_not(None), OrderRow.strategy_id != order.strategy_id)
-            .group_by(OrderRow.strategy_id)
-        ).all()
         wanted = 1 if order.side is Side.BUY else -1
-        for strategy_id, net in others:
-            if net and (net > 0) != (wanted > 0):
+        for (strategy_id,), net in by_strategy.items():
+            if strategy_id != order.strategy_id and net and (net > 0) != (wanted > 0):
                 return _deny(ReasonCode.GUARD_BLOCKED,
                              f"strategy {strategy_id} holds the opposite direction in "
-                             f"{order.symbol} ({int(net):+d})")
+                             f"{order.symbol} ({net:+d})")
         return None
-
-    def net_position(self, order: Order, *, strategy_id: int) -> int:
-        """Net filled quantity (buys positive) of a strategy in the order's symbol."""
-        total = self.session.execute(
-            self._net_query(order).where(OrderRow.strategy_id == strategy_id)
-        ).first()
-        return int(total[1] or 0) if total else 0
-
-    def _net_query(self, order: Order):  # type: ignore[no-untyped-def]
-        signed = case((OrderRow.side == Side.BUY.value, OrderRow.filled_quantity),
-                      else_=-OrderRow.filled_quantity)
-        return select(OrderRow.strategy_id, func.sum(signed)).where(
-            OrderRow.user_id == order.user_id,
-            OrderRow.exchange == order.exchange,
-            OrderRow.symbol == order.symbol,
-            OrderRow.filled_quantity > 0,
-        )
 
     # --- market state -------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.ledger import utcnow
 from tradewarden.metrics import Metrics
 from tradewarden.store.db import Database
+from tradewarden.store.order_queries import net_quantities
 from tradewarden.store.tables import OrderRow, PositionEventRow
 
 log = logging.getLogger(__name__)
@@ -146,15 +147,11 @@ def _in_flight(session: Session, account_id: int) -> set[Key]:
 
 
 def _expected(session: Session, account_id: int) -> dict[Key, int]:
-    signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
-                  else_=-OrderRow.filled_quantity)
-    rows = session.execute(
-        select(OrderRow.exchange, OrderRow.symbol, func.sum(signed))
-        .where(OrderRow.account_id == account_id, OrderRow.filled_quantity > 0,
-               # imported history (``LG`` ids) did not happen on this account's broker side
-               OrderRow.client_order_id.not_like(f"{LEGACY_PREFIX}%"))
-        .group_by(OrderRow.exchange, OrderRow.symbol)).all()
-    return {(e, s): int(q or 0) for e, s, q in rows}
+    grouped = net_quantities(
+        session, (OrderRow.exchange, OrderRow.symbol), OrderRow.account_id == account_id,
+        # imported history (``LG`` ids) did not happen on this account's broker side
+        OrderRow.client_order_id.not_like(f"{LEGACY_PREFIX}%"))
+    return {(str(e), str(s)): q for (e, s), q in grouped.items()}
 
 
 def _recorded(session: Session, account_id: int) -> dict[Key, int]:

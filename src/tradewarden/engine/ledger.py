@@ -244,6 +244,18 @@ class Ledger:
                                   transition.from_status, transition.to_status,
                                   transition.payload, now)
 
+    def apply_sequence_in_session(self, session: Session, order: Order,
+                                  events: Iterable[OrderEvent]) -> list[AppliedEvent]:
+        """Apply ``events`` to ``order`` one after the other (each sees the previous result),
+        inside the caller's transaction; the first refusal raises and the caller rolls back."""
+        applied: list[AppliedEvent] = []
+        current = order
+        for event in events:
+            result = self.apply_in_session(session, order.id, event, known=current)
+            applied.append(result)
+            current = result.order
+        return applied
+
     def _without_recorded_fills(self, session: Session, order: Order,
                                 event: OrderEvent) -> OrderEvent:
         """Drop fills already stored (fills are de-duplicated by broker fill id per account)."""

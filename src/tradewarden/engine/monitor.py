@@ -413,16 +413,15 @@ class Monitor:
                         created = self.ledger.create_in_session(
                             session, order, source=EventSource.MANUAL,
                             detail={"broker_order_id": broker_order.broker_order_id})
-                        current = self.ledger.apply_in_session(session, order.id, OrderEvent(
-                            EventType.ORDER_SUBMITTED, EventSource.MANUAL,
-                            variety=broker_order.variety), known=created.order)
-                        batch = [created, current]
-                        for event in events_from_broker(current.order, broker_order,
-                                                        EventSource.MANUAL):
-                            current = self.ledger.apply_in_session(
-                                session, order.id, event, known=current.order)
-                            batch.append(current)
-                        results.extend(batch)
+                        (submitted,) = self.ledger.apply_sequence_in_session(
+                            session, created.order, [OrderEvent(
+                                EventType.ORDER_SUBMITTED, EventSource.MANUAL,
+                                variety=broker_order.variety)])
+                        rest = self.ledger.apply_sequence_in_session(
+                            session, submitted.order,
+                            events_from_broker(submitted.order, broker_order,
+                                               EventSource.MANUAL))
+                        results.extend([created, submitted, *rest])
                 except (InvalidEvent, LedgerError, IntegrityError) as exc:
                     log.warning("external order %s not recorded: %s",
                                 broker_order.broker_order_id, exc)
@@ -449,13 +448,8 @@ class Monitor:
 
     def _apply_order(self, session: Session, order: Order, seen: BrokerOrder,
                      fills: list[BrokerFill]) -> list[AppliedEvent]:
-        applied: list[AppliedEvent] = []
-        current = order
-        for event in events_from_broker(order, seen, EventSource.RECONCILIATION, fills):
-            result = self.ledger.apply_in_session(session, order.id, event, known=current)
-            applied.append(result)
-            current = result.order
-        return applied
+        return self.ledger.apply_sequence_in_session(
+            session, order, events_from_broker(order, seen, EventSource.RECONCILIATION, fills))
 
 
 def _is_external(seen: BrokerOrder) -> bool:

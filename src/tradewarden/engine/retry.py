@@ -75,18 +75,6 @@ class RetryPolicy:
                           reason_code=ReasonCode(order.reason_code) if order.reason_code
                           else None, reason=order.reason)
 
-    async def schedule(self, failed: AppliedEvent) -> AppliedEvent | None:
-        """Put a just-failed order into the queue (or fail it for good when out of attempts)."""
-        order = failed.order
-        event = self.retry_event(order)
-        if event is None:
-            return None
-        try:
-            return await self.ledger.apply(order.id, event, expected_version=order.version)
-        except (InvalidEvent, LedgerError) as exc:
-            log.info("order %s: retry not scheduled: %s", order.id, exc)
-            return None
-
     async def retry_now(self, order_id: str, user_id: int) -> AppliedEvent:
         """A user's "retry": ``failed``/``retry_pending`` → ``retry_pending`` due now."""
         return await self.ledger.apply(order_id, OrderEvent(

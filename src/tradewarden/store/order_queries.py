@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from tradewarden.store.tables import FillRow, OrderRow, Strategy
 
@@ -87,16 +89,33 @@ LIVE_STATUSES = ("created", "submitting", "open", "partially_filled", "pending_c
 FINAL_STATUSES = ("denied", "filled", "rejected", "cancelled", "expired")
 
 
+#: Filled quantity with a sign: buys add to a position, sells take from it.
+SIGNED_FILLED = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
+                     else_=-OrderRow.filled_quantity)
+
+
+GroupColumn = ColumnElement[Any] | InstrumentedAttribute[Any]
+
+
+def net_quantities(session: Session, group_by: Sequence[GroupColumn],
+                   *where: ColumnElement[bool]) -> dict[tuple[Any, ...], int]:
+    """Net filled quantity (buys positive) of the matching orders, per ``group_by`` values.
+
+    The one place positions are computed from our orders (guards, OpenAlgo positions,
+    strategies, holdings reconciliation).
+    """
+    rows = session.execute(
+        select(*group_by, func.sum(SIGNED_FILLED))
+        .where(OrderRow.filled_quantity > 0, *where).group_by(*group_by)).all()
+    return {tuple(row[:-1]): int(row[-1] or 0) for row in rows}
+
+
 def net_positions(session: Session,
                   *where: ColumnElement[bool]) -> dict[tuple[str, str, str], int]:
-    """Net filled quantity (buys positive) per (exchange, symbol, product) of matching orders."""
-    signed = case((OrderRow.side == "BUY", OrderRow.filled_quantity),
-                  else_=-OrderRow.filled_quantity)
-    rows = session.execute(
-        select(OrderRow.exchange, OrderRow.symbol, OrderRow.product, func.sum(signed))
-        .where(OrderRow.filled_quantity > 0, *where)
-        .group_by(OrderRow.exchange, OrderRow.symbol, OrderRow.product)).all()
-    return {(e, s, p): int(net or 0) for e, s, p, net in rows}
+    """Net filled quantity per (exchange, symbol, product) of matching orders."""
+    grouped = net_quantities(session, (OrderRow.exchange, OrderRow.symbol, OrderRow.product),
+                             *where)
+    return {(str(e), str(s), str(p)): q for (e, s, p), q in grouped.items()}
 
 
 def label_positions(session: Session, user_id: int, account_id: int,
