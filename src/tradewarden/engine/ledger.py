@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +88,10 @@ class AppliedEvent:
     created_at: datetime
 
 
+#: Writes rows derived from events inside the events' own transaction.
+EventRecorder = Callable[[Session, Sequence[AppliedEvent]], None]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -104,6 +108,19 @@ class Ledger:
         self.db = db
         self.bus: EventBus[AppliedEvent] = bus or EventBus()
         self._clock = clock
+        self._recorders: list[EventRecorder] = []
+
+    def add_recorder(self, recorder: EventRecorder) -> None:
+        """Call ``recorder(session, events)`` inside every transaction that writes events.
+
+        Recorders write derived rows (the notification outbox) atomically with the events; an
+        exception in a recorder rolls the whole transaction back.
+        """
+        self._recorders.append(recorder)
+
+    def _record(self, session: Session, applied: Sequence[AppliedEvent]) -> None:
+        for recorder in self._recorders:
+            recorder(session, applied)
 
     # --- async API (engine code) ------------------------------------------------------------
 
@@ -187,10 +204,12 @@ class Ledger:
               "from_status": None, "to_status": OrderStatus.CREATED.value, "payload": p,
               "created_at": now} for o, p in zip(orders, payloads, strict=True)],
         ).scalars().all()
-        return [AppliedEvent(order=o, event_id=event_id, sequence=1,
-                             type=EventType.ORDER_CREATED, source=source, from_status=None,
-                             to_status=OrderStatus.CREATED, payload=p, created_at=now)
-                for o, p, event_id in zip(orders, payloads, ids, strict=True)]
+        applied = [AppliedEvent(order=o, event_id=event_id, sequence=1,
+                                type=EventType.ORDER_CREATED, source=source, from_status=None,
+                                to_status=OrderStatus.CREATED, payload=p, created_at=now)
+                   for o, p, event_id in zip(orders, payloads, ids, strict=True)]
+        self._record(session, applied)
+        return applied
 
     def apply_in_session(self, session: Session, order_id: str, event: OrderEvent, *,
                          expected_version: int | None = None,
@@ -286,9 +305,11 @@ class Ledger:
              "from_status": from_status.value if from_status else None,
              "to_status": to_status.value, "payload": payload, "created_at": now},
         ).scalar_one()
-        return AppliedEvent(order=order, event_id=event_id, sequence=order.version,
-                            type=event_type, source=source, from_status=from_status,
-                            to_status=to_status, payload=payload, created_at=now)
+        applied = AppliedEvent(order=order, event_id=event_id, sequence=order.version,
+                               type=event_type, source=source, from_status=from_status,
+                               to_status=to_status, payload=payload, created_at=now)
+        self._record(session, (applied,))
+        return applied
 
 
 def _creation_payload(order: Order) -> dict[str, Any]:

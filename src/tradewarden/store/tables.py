@@ -285,3 +285,12 @@ class DailyStats(Base):
     retry_queue: Mapped[int] = mapped_column(Integer)  # failed or retry_pending
     success_rate: Mapped[Decimal] = mapped_column(Money)  # executed / sent to the broker, %
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- trades (issue 6): trades and per-strategy daily portfolio state ----------------------
+
+
+# --- notifications (issue 7): outbox, channels, preferences -------------------------------
+
+
+# --- web dashboard (issue 8): browser sessions --------------------------------------------
