@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 
 from tradewarden.api.auth import Authenticator
 from tradewarden.broker_setup import BrokerSetup
@@ -11,6 +13,8 @@ from tradewarden.engine.executor import ExecutorSettings
 from tradewarden.engine.ledger import Ledger
 from tradewarden.engine.runtime import Engine, EngineSettings
 from tradewarden.store.db import Database
+from tradewarden.web.live import LiveHub, forward_orders
+from tradewarden.web.sessions import SessionStore
 
 
 @dataclass
@@ -23,7 +27,10 @@ class Services:
     auth: Authenticator
     engine: Engine
     brokers: BrokerSetup
+    web_sessions: SessionStore
+    live: LiveHub = field(default_factory=LiveHub)  # WS /api/v1/ws: publish(user_id, type, data)
     ready: bool = False
+    _live_feed: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, settings: Settings, brokers: BrokerSetup,
@@ -38,14 +45,19 @@ class Services:
             archive_dir=settings.data_dir / "archive",
             executor=ExecutorSettings(orders_per_second=settings.broker_orders_per_s)))
         return cls(settings=settings, db=db, ledger=ledger, auth=Authenticator(db),
-                   engine=engine, brokers=brokers)
+                   engine=engine, brokers=brokers, web_sessions=SessionStore(db))
 
     async def start(self) -> None:
+        self._live_feed = asyncio.create_task(forward_orders(self.ledger.bus, self.live))
         await self.engine.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
+        if self._live_feed is not None:
+            self._live_feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._live_feed
         await self.engine.stop()
         await self.brokers.close()
         self.db.close()

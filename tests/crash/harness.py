@@ -69,6 +69,13 @@ class Stack:
         result: dict[str, Any] = response.json()
         return result
 
+    def control_get(self, what: str, **params: str) -> list[dict[str, Any]]:
+        """``GET /control/{what}`` (orders, positions, holdings) as its list of items."""
+        response = httpx.get(f"{self.broker_url}/control/{what}", params=params, timeout=10)
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()[what]
+        return items
+
     def broker_orders(self) -> list[dict[str, Any]]:
         orders: list[dict[str, Any]] = httpx.get(f"{self.broker_url}/control/orders",
                                                  timeout=10).json()["orders"]

@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
 
+from tradewarden.api import order_access
 from tradewarden.api.deps import CallerDep, ServicesDep
+from tradewarden.api.order_access import FilterError, OrderActionError
 from tradewarden.api.schemas import EventOut, FillOut, OrderDetail, OrderOut, OrderPage
-from tradewarden.domain.lifecycle import InvalidEvent
-from tradewarden.domain.orders import Order
 from tradewarden.domain.statuses import OrderStatus
-from tradewarden.engine.actions import ActionRefused
-from tradewarden.engine.ledger import ConcurrencyConflict
-from tradewarden.store.order_mapping import order_from_row
-from tradewarden.store.order_queries import (
-    MAX_PAGE_SIZE,
-    OrderFilter,
-    list_orders,
-    status_counts,
-)
+from tradewarden.store.order_queries import MAX_PAGE_SIZE, list_orders, status_counts
 from tradewarden.store.repositories import Orders
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
-IST = ZoneInfo("Asia/Kolkata")
-QUEUED = (OrderStatus.FAILED, OrderStatus.RETRY_PENDING)
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), IST).astimezone(UTC)
+def _unprocessable(exc: FilterError) -> HTTPException:
+    return HTTPException(422, detail=[{"loc": ["query", exc.field], "msg": exc.message,
+                                       "type": "value_error"}])
 
 
-def _check_date(name: str, day: date | None) -> None:
-    if day is not None and not date(2000, 1, 1) <= day <= date(2099, 12, 31):
-        raise HTTPException(422, detail=[{"loc": ["query", name],
-                                          "msg": "date must be between 2000 and 2099",
-                                          "type": "value_error"}])
-
-
-def _statuses(raw: str | None) -> tuple[str, ...]:
-    if not raw:
-        return ()
-    values = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-    unknown = [v for v in values if v not in {s.value for s in OrderStatus}]
-    if unknown:
-        raise HTTPException(422, detail=[{"loc": ["query", "status"],
-                                          "msg": f"unknown status {', '.join(unknown)}",
-                                          "type": "value_error"}])
-    return values
+def _refused(exc: OrderActionError) -> HTTPException:
+    return HTTPException(exc.status, detail=exc.message)
 
 
 @router.get("", response_model=OrderPage)
@@ -64,12 +39,12 @@ async def list_(
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> OrderPage:
     """One user's orders, newest first, filtered and paginated."""
-    _check_date("from_date", from_date)
-    _check_date("to_date", to_date)
-    flt = OrderFilter(
-        statuses=_statuses(status), reason=reason, symbol=symbol, strategy=strategy,
-        origin=origin, from_time=_day_start(from_date) if from_date else None,
-        to_time=_day_start(to_date + timedelta(days=1)) if to_date else None)
+    try:
+        flt = order_access.order_filter(
+            statuses=order_access.parse_statuses(status), reason=reason, symbol=symbol,
+            strategy=strategy, origin=origin, from_date=from_date, to_date=to_date)
+    except FilterError as exc:
+        raise _unprocessable(exc) from exc
 
     def query() -> OrderPage:
         with services.db.read() as session:
@@ -112,63 +87,28 @@ async def detail(order_id: str, caller: CallerDep, services: ServicesDep) -> Ord
     return found
 
 
-async def _owned(services: ServicesDep, caller: CallerDep, order_id: str) -> Order:
-    def query() -> Order | None:
-        with services.db.read() as session:
-            row = Orders(session, caller.user_id).get(order_id)
-            return order_from_row(row) if row is not None else None
-
-    order = await services.db.run(query)
-    if order is None:
-        raise HTTPException(404, detail="order not found")
-    return order
-
-
 @router.post("/{order_id}/retry", response_model=OrderOut)
 async def retry(order_id: str, caller: CallerDep, services: ServicesDep) -> OrderOut:
     """Retry now: ``failed``/``retry_pending`` → ``retry_pending`` due immediately (else 409)."""
-    order = await _owned(services, caller, order_id)
-    if order.status not in QUEUED:
-        raise HTTPException(409, detail=f"order is {order.status.value}; only failed or "
-                                        "retry_pending orders can be retried")
     try:
-        await services.engine.retry_policy.retry_now(order.id, caller.user_id)
-    except (InvalidEvent, ConcurrencyConflict) as exc:
-        raise HTTPException(409, detail=str(exc)) from exc
-    services.engine.wake_retry_queue()
-    return await _fresh(services, caller, order_id)
+        return OrderOut.of(await order_access.retry_order(services, caller.user_id, order_id))
+    except OrderActionError as exc:
+        raise _refused(exc) from exc
 
 
 @router.delete("/{order_id}", response_model=OrderOut)
 async def drop(order_id: str, caller: CallerDep, services: ServicesDep) -> OrderOut:
     """Drop from the retry queue: → ``cancelled`` (409 unless failed/retry_pending)."""
-    order = await _owned(services, caller, order_id)
-    if order.status not in QUEUED:
-        raise HTTPException(409, detail=f"order is {order.status.value}; only failed or "
-                                        "retry_pending orders can be dropped")
     try:
-        await services.engine.retry_policy.drop(order.id)
-    except (InvalidEvent, ConcurrencyConflict) as exc:
-        raise HTTPException(409, detail=str(exc)) from exc
-    return await _fresh(services, caller, order_id)
+        return OrderOut.of(await order_access.drop_order(services, caller.user_id, order_id))
+    except OrderActionError as exc:
+        raise _refused(exc) from exc
 
 
 @router.post("/{order_id}/cancel", response_model=OrderOut)
 async def cancel(order_id: str, caller: CallerDep, services: ServicesDep) -> OrderOut:
     """Cancel a working order at the broker (or locally if it was never sent)."""
-    order = await _owned(services, caller, order_id)
     try:
-        await services.engine.actions.cancel(order)
-    except (ActionRefused, InvalidEvent, ConcurrencyConflict) as exc:
-        raise HTTPException(409, detail=str(exc)) from exc
-    return await _fresh(services, caller, order_id)
-
-
-async def _fresh(services: ServicesDep, caller: CallerDep, order_id: str) -> OrderOut:
-    def query() -> OrderOut:
-        with services.db.read() as session:
-            row = Orders(session, caller.user_id).get(order_id)
-            assert row is not None
-            return OrderOut.of(row)
-
-    return await services.db.run(query)
+        return OrderOut.of(await order_access.cancel_order(services, caller.user_id, order_id))
+    except OrderActionError as exc:
+        raise _refused(exc) from exc

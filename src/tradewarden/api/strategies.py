@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradewarden.api.deps import CallerDep, ServicesDep
 from tradewarden.domain.strategy import StrategyMode, StrategySettings
+from tradewarden.domain.trades import TradeError
+from tradewarden.engine.trades.operations import TradeNotFound
 from tradewarden.store.order_queries import strategy_positions, strategy_working_orders
 from tradewarden.store.repositories import Accounts, AlreadyExists
 from tradewarden.store.strategies import Strategies, new_webhook_secret
@@ -98,9 +100,11 @@ async def create(body: StrategyIn, request: Request, caller: CallerDep,
             return _out(row, request)
 
     try:
-        return await services.db.run(write)
+        created = await services.db.run(write)
     except AlreadyExists as exc:
         raise HTTPException(409, detail=str(exc)) from exc
+    await services.engine.trades.reload_strategy(created.id)
+    return created
 
 
 @router.get("/{strategy_id}", response_model=StrategyOut)
@@ -152,24 +156,55 @@ async def patch(strategy_id: StrategyId, body: StrategyPatch, request: Request, 
         raise HTTPException(409, detail=str(exc)) from exc
     if found is None:
         raise HTTPException(404, detail="strategy not found")
+    await services.engine.trades.reload_strategy(strategy_id)
     return found
 
 
 @router.delete("/{strategy_id}", status_code=204)
-async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesDep) -> Response:
-    """Delete a strategy; refused (409) while it holds positions or has working orders."""
+async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesDep,
+                 on_active: Literal["close", "transfer"] | None = None,
+                 to: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    """Delete a strategy. Refused (409) while it has active trades, unless ``on_active`` says
+    what to do with them: ``close`` exits them, ``transfer`` (with ``to``) moves them to
+    another strategy. Without trades, refused while it holds positions or has working
+    orders."""
+    def owned() -> bool:
+        with services.db.read() as session:
+            return Strategies(session, caller.user_id).get(strategy_id) is not None
+
+    if not await services.db.run(owned):
+        raise HTTPException(404, detail="strategy not found")
+    if on_active == "transfer" and to is None:
+        raise HTTPException(422, detail=[{"loc": ["query", "to"], "type": "value_error",
+                                          "msg": "transfer needs the strategy id in 'to'"}])
+    try:
+        blocking = await services.engine.trade_ops.resolve_for_delete(
+            caller.user_id, strategy_id, on_active, to)
+    except TradeNotFound as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+    except TradeError as exc:
+        raise HTTPException(422, detail=str(exc)) from exc
+    if blocking:
+        raise HTTPException(409, detail={
+            "message": f"the strategy has {len(blocking)} active trade(s); choose "
+                       "on_active=close to exit them or on_active=transfer&to=ID to move them",
+            "active_trades": [{"id": t.id, "symbol": t.symbol, "exchange": t.exchange,
+                               "side": t.side.value, "quantity": t.open_quantity,
+                               "status": t.status.value} for t in blocking]})
+
     def write() -> str | None:
         with services.db.transaction() as session:
             row = Strategies(session, caller.user_id).get(strategy_id)
             if row is None:
                 return "missing"
-            open_positions = {k: v for k, v in strategy_positions(session, row.id).items() if v}
-            working = strategy_working_orders(session, row.id)
-            if open_positions or working:
-                held = ", ".join(f"{s} {q:+d}" for (_, s, _), q in open_positions.items())
-                return (f"strategy {row.name} still has {len(open_positions)} open position(s)"
-                        f"{' (' + held + ')' if held else ''} and {working} working order(s); "
-                        "close or transfer them first")
+            if on_active is None:
+                positions = {k: v for k, v in strategy_positions(session, row.id).items() if v}
+                working = strategy_working_orders(session, row.id)
+                if positions or working:
+                    held = ", ".join(f"{s} {q:+d}" for (_, s, _), q in positions.items())
+                    return (f"strategy {row.name} still has {len(positions)} open position(s)"
+                            f"{' (' + held + ')' if held else ''} and {working} working "
+                            "order(s); close or transfer them first")
             now = datetime.now(UTC)
             row.deleted_at = now
             row.name = f"{row.name}#deleted-{row.id}"[:64]
@@ -180,4 +215,5 @@ async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesD
         raise HTTPException(404, detail="strategy not found")
     if problem is not None:
         raise HTTPException(409, detail=problem)
+    await services.engine.trades.reload_strategy(strategy_id)
     return Response(status_code=204)

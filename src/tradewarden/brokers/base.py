@@ -175,6 +175,21 @@ class Tick:
         return InstrumentKey(self.exchange, self.symbol)
 
 
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The last traded price of an instrument, as a snapshot (the polling form of a tick)."""
+
+    exchange: str
+    symbol: str
+    last_price: Decimal
+    #: When that price traded (the broker's clock).
+    timestamp: datetime
+
+    @property
+    def key(self) -> InstrumentKey:
+        return InstrumentKey(self.exchange, self.symbol)
+
+
 class SessionName(StrEnum):
     PRE_OPEN = "pre_open"
     OPEN = "open"
@@ -270,6 +285,11 @@ class BrokerAdapter(Protocol):
 
     async def market_session(self) -> MarketSession | None:
         """The broker's own session clock, or ``None`` to use the exchange calendar."""
+        ...
+
+    async def quotes(self, instruments: Iterable[InstrumentKey]) -> dict[InstrumentKey, Quote]:
+        """Last traded prices of canonical ``instruments``; instruments without a price are
+        absent."""
         ...
 
     def order_updates(self) -> AsyncIterator[OrderUpdate]:

@@ -18,7 +18,7 @@ from tradewarden.metrics import Metrics
 #: The adapter calls that are timed (streams are not request/response).
 TIMED = frozenset({"place", "modify", "cancel", "order_book", "get_order", "order_history",
                    "find_by_tag", "trade_book", "positions", "holdings", "funds",
-                   "market_session"})
+                   "market_session", "quotes"})
 
 
 def error_kind(error: BaseException) -> str:

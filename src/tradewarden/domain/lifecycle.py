@@ -189,6 +189,7 @@ def _on_fill(order: Order, event: OrderEvent, payload: dict[str, Any], now: date
             raise InvalidEvent(f"partial fill of {filled} is outside 1..{order.quantity - 1}")
         if filled == order.filled_quantity and order.status is S.PARTIALLY_FILLED:
             raise InvalidEvent(f"no new fill: already {filled} filled")
+    previous_average = order.average_price
     if event.average_price is not None:
         if event.average_price <= 0:
             raise InvalidEvent(f"average price {event.average_price} must be positive")
@@ -198,6 +199,7 @@ def _on_fill(order: Order, event: OrderEvent, payload: dict[str, Any], now: date
     payload["filled_quantity"] = filled
     payload["previous_filled_quantity"] = order.filled_quantity
     payload["average_price"] = str(order.average_price)
+    payload["previous_average_price"] = str(previous_average)
     if event.fills:
         payload["fills"] = [
             {"fill_id": f.fill_id, "quantity": f.quantity, "price": str(f.price),

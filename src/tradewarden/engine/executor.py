@@ -139,7 +139,7 @@ class Executor:
         try:
             for applied in submitted:
                 adapter = self.brokers.adapter(applied.order.account_id)
-                placements.append(await self._send(adapter, applied.order))
+                placements.append(await self.send(adapter, applied.order))
             await self._settle(placements)
             settled = True
         finally:
@@ -170,7 +170,7 @@ class Executor:
 
     async def place(self, adapter: BrokerAdapter, order: Order) -> None:
         """Place one ``submitting`` order and record the outcome (used for resubmission)."""
-        await self._settle([await self._send(adapter, order)])
+        await self._settle([await self.send(adapter, order)])
 
     async def settle_found(self, order: Order, seen: BrokerOrder) -> None:
         """Record a ``submitting`` order found at the broker after an unknown outcome, exactly
@@ -186,7 +186,8 @@ class Executor:
             bucket = self._buckets[account_id] = TokenBucket(rate)
         return bucket
 
-    async def _send(self, adapter: BrokerAdapter, order: Order) -> Placement:
+    async def send(self, adapter: BrokerAdapter, order: Order) -> Placement:
+        """Place ``order`` (already ``submitting``) with the broker, respecting its rate."""
         request = OrderRequest(
             exchange=order.exchange, symbol=order.symbol, side=order.side,
             quantity=order.quantity, order_type=order.order_type, product=order.product,
@@ -242,14 +243,15 @@ class Executor:
             for placement in placements:
                 try:
                     with session.begin_nested():
-                        results.extend(self._record(session, placement, fills))
+                        results.extend(self.record_placement(session, placement, fills))
                 except (LedgerError, InvalidEvent) as exc:
                     log.info("order %s: outcome not recorded: %s", placement.order.id, exc)
                     unrecorded.add(placement.order.id)
         return results, unrecorded
 
-    def _record(self, session: Session, placement: Placement,
-                fills: dict[int, list[BrokerFill]]) -> list[AppliedEvent]:
+    def record_placement(self, session: Session, placement: Placement,
+                         fills: dict[int, list[BrokerFill]]) -> list[AppliedEvent]:
+        """The events that record ``placement``, written in the caller's transaction."""
         order = placement.order
         failure = failure_of(placement)
         if failure is not None:
@@ -319,6 +321,10 @@ class Executor:
         log.warning("order %s could not be verified; the monitor will reconcile it", order_id)
 
     # --- helpers ------------------------------------------------------------------------
+
+    def mark_ambiguous(self, order_id: str) -> None:
+        """Hand an order whose submission outcome is unknown to the in-flight checker."""
+        self._ambiguous(order_id)
 
     def _ambiguous(self, order_id: str) -> None:
         for listener in self._on_ambiguous:

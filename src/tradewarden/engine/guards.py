@@ -7,7 +7,7 @@ denial wins. Checks run inside the caller's transaction so they see a consistent
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -20,6 +20,7 @@ from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import ExecutionType, Order, OrderType, Side, Variety
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
+from tradewarden.engine.strategy_risk import PnlLookup, PriceLookup, StrategyRisk
 from tradewarden.store.order_queries import net_quantities
 from tradewarden.store.tables import BrokerAccount, OrderRow, Strategy
 
@@ -47,6 +48,9 @@ class Verdict:
 @dataclass(frozen=True, slots=True)
 class GuardSettings:
     dedupe_window: timedelta = timedelta(seconds=5)
+    #: Live prices and strategy P&L from the trade engine (for funds and daily loss checks).
+    prices: PriceLookup = field(default=lambda _symbol: None)
+    strategy_pnl: PnlLookup = field(default=lambda _strategy_id: None)
 
 
 class Guards:
@@ -181,6 +185,10 @@ class Guards:
             if strategy.mode == "short" and order.side is Side.BUY:
                 return _deny(ReasonCode.GUARD_BLOCKED,
                              f"strategy {strategy.name} takes short entries only")
+            limits = StrategyRisk(self.session, self.now, self.settings.prices,
+                                  self.settings.strategy_pnl)
+            if refusal := limits.check(order, strategy):
+                return _deny(ReasonCode.RISK_BLOCKED, refusal)
         return None
 
     # --- duplicates ---------------------------------------------------------------------

@@ -111,7 +111,7 @@ class Intake:
         arrive while a batch is being written share the next transaction (group commit); the
         call returns once its own orders are recorded and guarded.
         """
-        orders = [self._order_for(user_id, intent) for intent in intents]
+        orders = [self.order_for(user_id, intent) for intent in intents]
         if len(orders) > 1:
             for order in orders:
                 order.extra[BATCH] = orders[0].id
@@ -205,7 +205,8 @@ class Intake:
 
     # --- transactions -------------------------------------------------------------------
 
-    def _order_for(self, user_id: int, intent: OrderIntent) -> Order:
+    def order_for(self, user_id: int, intent: OrderIntent) -> Order:
+        """The ``created`` order ``intent`` becomes (not yet recorded)."""
         now = self._clock()
         key = InstrumentKey.of(intent.exchange, intent.symbol)
         extra = dict(intent.extra)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
@@ -34,6 +34,9 @@ from tradewarden.engine.scheduler import (
     JobContext,
     Scheduler,
 )
+from tradewarden.engine.trades.manager import TradeManager, TradeSettings
+from tradewarden.engine.trades.operations import TradeOperations
+from tradewarden.engine.trades.recorder import TradeRecorder
 from tradewarden.metrics import Metrics
 from tradewarden.store.calendar_overrides import load_overrides
 
@@ -53,6 +56,7 @@ class EngineSettings:
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     inflight: InflightSettings = field(default_factory=InflightSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
+    trades: TradeSettings = field(default_factory=TradeSettings)
 
 
 class Engine:
@@ -88,6 +92,15 @@ class Engine:
         self.eod = EodCleanup(self.executor, self.intake, self.inflight, self.monitor,
                               archive_after_days=self.settings.archive_after_days,
                               archive_dir=self.settings.archive_dir)
+        self.trade_recorder = TradeRecorder(self.master)
+        ledger.add_recorder(self.trade_recorder)
+        self.trades = TradeManager(ledger, self.intake, self.executor, self.actions,
+                                   self.settings.trades)
+        self.trade_ops = TradeOperations(self.trades, self.trade_recorder)
+        for guarded in (self.intake, self.retry_queue):
+            guarded.guard_settings = replace(guarded.guard_settings,
+                                             prices=self.trades.last_price,
+                                             strategy_pnl=self.trades.strategy_pnl)
         self.scheduler = Scheduler(ledger.db, self.calendar)
         self._register_jobs()
         self._tasks: list[asyncio.Task[None]] = []
@@ -124,6 +137,7 @@ class Engine:
             f"order(s) to look up by tag, {watched} order(s) watched at the broker\n"
             + first.summary())
         log.info("%s", self.startup_report)
+        await self.trades.start()  # after the first cycle applied what happened meanwhile
         self.inflight.start()
         self.monitor.start()
         self.scheduler.start()
@@ -160,6 +174,7 @@ class Engine:
                 await task
         self._tasks.clear()
         await self.intake.stop()
+        await self.trades.stop()  # writes the trades' queued state
         await self.monitor.stop()
         await self.inflight.stop()
         await self.executor.stop()

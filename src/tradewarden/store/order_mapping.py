@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
 from tradewarden.domain.orders import (
     CancelledBy,
@@ -86,3 +87,12 @@ def order_from_row(row: OrderRow | Row[Any]) -> Order:
         version=row.version,
         extra=dict(row.extra or {}),
     )
+
+
+def load_order(session: Session, order_id: str, user_id: int | None = None) -> Order | None:
+    """One order by id (scoped to ``user_id`` when given), or ``None``."""
+    query = select(OrderRow.__table__).where(OrderRow.id == order_id)
+    if user_id is not None:
+        query = query.where(OrderRow.user_id == user_id)
+    row = session.execute(query).first()
+    return order_from_row(row) if row is not None else None

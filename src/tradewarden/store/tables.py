@@ -290,7 +290,144 @@ class DailyStats(Base):
 # --- trades (issue 6): trades and per-strategy daily portfolio state ----------------------
 
 
+class TradeRow(Base):
+    """A managed trade (BRIEF §3.5); written by the trade recorder and the trade manager."""
+
+    __tablename__ = "trades"
+    __table_args__ = (
+        Index("ix_trades_user_status", "user_id", "status"),
+        Index("ix_trades_strategy_status", "strategy_id", "status"),
+        Index("ix_trades_status", "status"),
+        Index("ix_trades_user_closed", "user_id", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
+    strategy_id: Mapped[int | None] = mapped_column(ForeignKey("strategies.id"))
+    exchange: Mapped[str] = mapped_column(String(8))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))  # long, short
+    product: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[int] = mapped_column(Integer)  # filled entry quantity
+    entry_order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+    entry_price: Mapped[Decimal] = mapped_column(Money)
+    stop_loss: Mapped[Decimal | None] = mapped_column(Money)
+    target: Mapped[Decimal | None] = mapped_column(Money)
+    trailing_stop: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"kind","value"}
+    best_price: Mapped[Decimal | None] = mapped_column(Money)
+    trailing_level: Mapped[Decimal | None] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(8))  # active, exiting, closed
+    exit_reason: Mapped[str | None] = mapped_column(String(32))
+    exit_order_id: Mapped[str | None] = mapped_column(String(26))
+    exited_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    exit_value: Mapped[Decimal] = mapped_column(Money)
+    exit_price: Mapped[Decimal | None] = mapped_column(Money)
+    realised_pnl: Mapped[Decimal] = mapped_column(Money)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class StrategyDay(Base):
+    """A strategy's portfolio state for one trading day: peak P&L and the limit hit, if any
+    (a hit blocks new entries for the rest of the day)."""
+
+    __tablename__ = "strategy_days"
+    __table_args__ = (
+        UniqueConstraint("strategy_id", "trading_day", name="uq_strategy_days_strategy_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))
+    trading_day: Mapped[date] = mapped_column(Date)
+    peak_pnl: Mapped[Decimal] = mapped_column(Money)
+    limit_hit: Mapped[str | None] = mapped_column(String(32))  # an ExitReason value
+    hit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # --- notifications (issue 7): outbox, channels, preferences -------------------------------
 
 
+class NotificationChannel(Base):
+    """One user's delivery channel: an apprise URL, stored only as a Fernet token."""
+
+    __tablename__ = "notification_channels"
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", name="uq_notification_channels_user_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    scheme: Mapped[str] = mapped_column(String(32))  # apprise schema: tgram, json, mailto…
+    url_encrypted: Mapped[str] = mapped_column(Text)  # never the URL in clear
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # kind -> mode
+    rate_count: Mapped[int | None] = mapped_column(Integer)  # None: the scheme's default
+    rate_window_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NotificationSettings(Base):
+    """One user's notification preferences: modes per event type and quiet hours (IST)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    events: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # kind -> mode
+    quiet_start: Mapped[time | None] = mapped_column(Time)
+    quiet_end: Mapped[time | None] = mapped_column(Time)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxRow(Base):
+    """One notification for one channel, written in the transaction of its event."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "dedupe_key", name="uq_notification_outbox_dedupe"),
+        Index("ix_notification_outbox_status_due", "status", "next_attempt_at"),
+        Index("ix_notification_outbox_channel_status", "channel_id", "status", "id"),
+        Index("ix_notification_outbox_user", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    order_id: Mapped[str | None] = mapped_column(String(26))
+    dedupe_key: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12))  # pending, sent, suppressed, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)  # masked, never a URL
+    digest_size: Mapped[int | None] = mapped_column(Integer)  # sent inside a digest of n
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # --- web dashboard (issue 8): browser sessions --------------------------------------------
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))  # synchronizer token for its forms
+    client: Mapped[str | None] = mapped_column(String(64))  # address at sign-in
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

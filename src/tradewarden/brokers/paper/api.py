@@ -13,6 +13,9 @@ Routes (``{account}`` is the broker-side account id, URL-encoded)::
     GET    /api/accounts/{account}/tags/{tag}/orders       -> {"orders": [...]}
     GET    /api/accounts/{account}/trades | positions | holdings | funds
     GET    /api/market                                     -> {"session", "now"}
+    GET    /api/quotes?instruments=NSE:SBIN,NSE:INFY       last traded prices -> {"quotes":
+                                                           [...]}; instruments without a
+                                                           price are absent
     WS     /api/accounts/{account}/stream                  order updates {"type": "order", ...}
     WS     /api/ticks?instruments=NSE:SBIN,NSE:INFY        ticks; later send {"action":
                                                            "subscribe"|"unsubscribe",
@@ -96,6 +99,7 @@ class BrokerApi:
             Route(f"{base}/holdings", g(self.holdings), methods=["GET"]),
             Route(f"{base}/funds", g(self.funds), methods=["GET"]),
             Route("/api/market", g(self.market), methods=["GET"]),
+            Route("/api/quotes", g(self.quotes), methods=["GET"]),
             WebSocketRoute(f"{base}/stream", self.order_stream),
             WebSocketRoute("/api/ticks", self.tick_stream),
         ]
@@ -195,6 +199,15 @@ class BrokerApi:
 
     async def market(self, request: Request) -> Response:
         return JSONResponse(wire.session_to_json(await self.service.market_session()))
+
+    async def quotes(self, request: Request) -> Response:
+        try:
+            wanted = _instruments(request.query_params.get("instruments"))
+        except ValueError as exc:
+            raise wire.WireError(f"instruments: {exc}") from exc
+        found = await self.service.quotes(wanted)
+        rows = [wire.quote_to_json(found[key]) for key in sorted(found, key=str)]
+        return JSONResponse({"quotes": rows})
 
     async def order_stream(self, websocket: WebSocket) -> None:
         await websocket.accept()

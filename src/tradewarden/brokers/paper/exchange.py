@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +27,7 @@ from tradewarden.brokers.base import (
     ModifyRequest,
     OrderRequest,
     Position,
+    Quote,
     SessionName,
     Tick,
 )
@@ -264,6 +265,16 @@ class PaperExchange(MatchingEngine):
         """The current session and simulated time."""
         with self._operation() as now:
             return MarketSession(session=self._session, now=now)
+
+    def quotes(self, instruments: Iterable[InstrumentKey]) -> dict[InstrumentKey, Quote]:
+        """The last traded prices known for ``instruments`` (those without one are absent)."""
+        with self._lock:
+            found = {key: self._prices.get(key) for key in instruments}
+        return {
+            key: Quote(key.exchange, key.symbol, state.last_price, state.at)
+            for key, state in found.items()
+            if state is not None
+        }
 
     # ---- control operations --------------------------------------------------------------
 

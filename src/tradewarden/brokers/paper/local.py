@@ -27,6 +27,7 @@ from tradewarden.brokers.base import (
     OrderRequest,
     OrderUpdate,
     Position,
+    Quote,
     Tick,
 )
 from tradewarden.brokers.errors import BrokerError
@@ -182,6 +183,9 @@ class LocalPaperAdapter:
 
     async def market_session(self) -> MarketSession | None:
         return await self._service.market_session()
+
+    async def quotes(self, instruments: Iterable[InstrumentKey]) -> dict[InstrumentKey, Quote]:
+        return await self._service.quotes(instruments)
 
     def order_updates(self) -> AsyncIterator[OrderUpdate]:
         """Subscribes immediately (must be called with a running loop)."""

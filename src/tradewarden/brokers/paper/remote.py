@@ -32,6 +32,7 @@ from tradewarden.brokers.base import (
     OrderRequest,
     OrderUpdate,
     Position,
+    Quote,
     Tick,
 )
 from tradewarden.brokers.errors import (
@@ -51,6 +52,8 @@ from tradewarden.domain.instruments import InstrumentKey
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 10.0
+#: Instruments per ``GET /api/quotes`` (keeps the URL well under server request-line limits).
+QUOTES_PER_REQUEST = 200
 
 
 class RemotePaperBroker:
@@ -242,6 +245,17 @@ class RemotePaperAdapter:
     async def market_session(self) -> MarketSession | None:
         data = await self._request("GET", "/api/market")
         return _decode(wire.session_from_json, data)
+
+    async def quotes(self, instruments: Iterable[InstrumentKey]) -> dict[InstrumentKey, Quote]:
+        """One ``GET /api/quotes`` per :data:`QUOTES_PER_REQUEST` instruments."""
+        names = sorted({str(key) for key in instruments})
+        found: dict[InstrumentKey, Quote] = {}
+        for start in range(0, len(names), QUOTES_PER_REQUEST):
+            query = urlencode({"instruments": ",".join(names[start : start + QUOTES_PER_REQUEST])})
+            data = await self._broker.request("GET", f"/api/quotes?{query}")
+            for item in _decode_list(wire.quote_from_json, data, "quotes"):
+                found[item.key] = item
+        return found
 
     def order_updates(self) -> WsStream[OrderUpdate]:
         """Connects on first use (or :meth:`WsStream.wait_ready`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ from tradewarden.brokers.base import (
     OrderRequest,
     OrderUpdate,
     Position,
+    Quote,
     Tick,
 )
 from tradewarden.brokers.errors import (
@@ -114,6 +115,11 @@ class PaperService:
 
     async def market_session(self) -> MarketSession:
         return await self._call(self.exchange.market_session)
+
+    async def quotes(self, instruments: Iterable[InstrumentKey]) -> dict[InstrumentKey, Quote]:
+        """Last traded prices; a REST call, so subject to call faults (not ``drop_stream``)."""
+        keys = frozenset(instruments)
+        return await self._call(lambda: self.exchange.quotes(keys))
 
     def open_order_stream(self, account: str) -> Subscription[OrderUpdate]:
         """A new order-update stream; raises if streams are being dropped (fault)."""

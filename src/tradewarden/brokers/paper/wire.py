@@ -23,6 +23,7 @@ from tradewarden.brokers.base import (
     OrderRequest,
     OrderUpdate,
     Position,
+    Quote,
     SessionName,
     Tick,
 )
@@ -306,6 +307,25 @@ def tick_from_json(raw: Any) -> Tick:
         symbol=_str(data, "symbol"),
         last_price=_dec(data, "last_price"),
         volume=volume,
+        timestamp=_ts(data, "timestamp"),
+    )
+
+
+def quote_to_json(q: Quote) -> Json:
+    return {
+        "exchange": q.exchange,
+        "symbol": q.symbol,
+        "last_price": dec(q.last_price),
+        "timestamp": ts(q.timestamp),
+    }
+
+
+def quote_from_json(raw: Any) -> Quote:
+    data = _obj(raw)
+    return Quote(
+        exchange=_str(data, "exchange"),
+        symbol=_str(data, "symbol"),
+        last_price=_dec(data, "last_price"),
         timestamp=_ts(data, "timestamp"),
     )
 

@@ -1,0 +1,99 @@
+"""Exit orders for trades.
+
+Normally an exit is an intent recorded through intake (origin ``trade_exit``, the trade's own
+quantity, never the account's whole position) and then placed by the executor like any
+order. When the database is down, the exit still goes out: the order is built in memory,
+placed with the broker under its client order id, and its recording (created → submitted →
+the broker's answer) is queued on the :class:`StateWriter` for when the database returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy.orm import Session
+
+from tradewarden.domain.events import EventSource, EventType, OrderEvent
+from tradewarden.domain.intents import OrderIntent
+from tradewarden.domain.orders import ExecutionType, Order, OrderType, Origin, Product
+from tradewarden.domain.statuses import OrderStatus
+from tradewarden.domain.trades import ExitReason, Trade
+from tradewarden.engine.executor import Executor
+from tradewarden.engine.intake import Intake
+from tradewarden.engine.ledger import AppliedEvent
+from tradewarden.engine.placement import Placement
+from tradewarden.engine.trades.recorder import EXIT_REASON, TRADE_ID
+from tradewarden.engine.trades.writer import StateWriter, is_database_down
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitOutcome:
+    """What became of one exit request."""
+
+    order_id: str
+    denied: bool = False
+    reason: str | None = None
+    direct: bool = False  # placed while the database was down
+
+
+class ExitSender:
+    """Turns exit decisions into exit orders; see the module docstring."""
+
+    def __init__(self, intake: Intake, executor: Executor, writer: StateWriter) -> None:
+        self.intake = intake
+        self.executor = executor
+        self.writer = writer
+
+    @staticmethod
+    def intent(trade: Trade, reason: ExitReason, quantity: int) -> OrderIntent:
+        return OrderIntent(
+            account_id=trade.account_id, exchange=trade.exchange, symbol=trade.symbol,
+            side=trade.side.exit_side, quantity=quantity, order_type=OrderType.MARKET,
+            product=Product(trade.product), origin=Origin.TRADE_EXIT,
+            execution_type=ExecutionType.EXIT, strategy_id=trade.strategy_id,
+            position_guards=False, allow_amo=False,
+            extra={TRADE_ID: trade.id, EXIT_REASON: reason.value})
+
+    async def send(self, trade: Trade, reason: ExitReason, quantity: int) -> ExitOutcome:
+        """Record and place an exit of ``quantity`` for ``trade``."""
+        intent = self.intent(trade, reason, quantity)
+        try:
+            outcome = (await self.intake.submit(trade.user_id, [intent]))[0]
+        except Exception as exc:
+            if not is_database_down(exc):
+                raise
+            return await self._direct(trade, intent)
+        return ExitOutcome(outcome.order.id, denied=outcome.denied, reason=outcome.reason)
+
+    async def _direct(self, trade: Trade, intent: OrderIntent) -> ExitOutcome:
+        order = self.intake.order_for(trade.user_id, intent)
+        log.warning("database down: trade %s exit order %s placed directly (tag %s)",
+                    trade.id, order.id, order.client_order_id)
+        submitting = _submitted_copy(order)
+        adapter = self.executor.brokers.adapter(order.account_id)
+        placement = await self.executor.send(adapter, submitting)
+        self.writer.submit(lambda session: self._record(session, order, placement),
+                           urgent=True)
+        return ExitOutcome(order.id, direct=True)
+
+    def _record(self, session: Session, order: Order,
+                placement: Placement) -> Sequence[AppliedEvent]:
+        fresh = replace(order, extra=dict(order.extra))  # a failed flush is written again
+        created = self.executor.ledger.create_in_session(
+            session, fresh, detail={"placed_while_database_down": True})
+        submitted = self.executor.ledger.apply_in_session(
+            session, order.id, OrderEvent(EventType.ORDER_SUBMITTED, EventSource.SYSTEM),
+            known=created.order)
+        placement.order = submitted.order
+        outcome = self.executor.record_placement(session, placement, {})
+        if placement.ambiguous:
+            self.executor.mark_ambiguous(order.id)
+        return [created, submitted, *outcome]
+
+
+def _submitted_copy(order: Order) -> Order:
+    return replace(order, status=OrderStatus.SUBMITTING, extra=dict(order.extra))

@@ -1,0 +1,437 @@
+"""The trade manager: open trades in memory, prices in, exit decisions out.
+
+- Trades are opened and closed in the database by the :class:`TradeRecorder` (inside the
+  ledger's transactions); the manager follows those changes through the ledger bus.
+- Prices come from one :class:`PriceFeed` per broker account; every price goes through the
+  tick trigger engine (stop-loss, target, trailing stop) and the strategy portfolios.
+- A trigger becomes exactly one exit (:class:`ExitSender`); an exit that fails, is denied or
+  is rejected is retried with backoff and raised as an alert, never forgotten.
+- Best prices and trailing levels are written in batches by the :class:`StateWriter`, which
+  also keeps everything in order while the database is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from tradewarden.domain.instruments import InstrumentKey
+from tradewarden.domain.money import ZERO
+from tradewarden.domain.orders import CancelledBy, ExecutionType
+from tradewarden.domain.statuses import OrderStatus
+from tradewarden.domain.strategy import StrategySettings
+from tradewarden.domain.trades import EXIT_REASON_TEXT, ExitReason, Trade, TradeStatus
+from tradewarden.engine.actions import OrderActions
+from tradewarden.engine.executor import Executor
+from tradewarden.engine.intake import Intake
+from tradewarden.engine.ledger import AppliedEvent, Ledger
+from tradewarden.engine.price_feed import PriceFeed
+from tradewarden.engine.trades.exits import ExitSender
+from tradewarden.engine.trades.portfolio import PortfolioLimits, Portfolios
+from tradewarden.engine.trades.recorder import TRADE_ID
+from tradewarden.engine.trades.writer import StateWriter, Write
+from tradewarden.engine.triggers import TradeLevels, TrailKind, TriggerEngine
+from tradewarden.store import trades as store
+from tradewarden.store.order_mapping import load_order
+from tradewarden.store.tables import Strategy
+
+log = logging.getLogger(__name__)
+IST = ZoneInfo("Asia/Kolkata")
+
+#: Receives alerts for the trader: (user id, severity, text).
+AlertSink = Callable[[int | None, str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeSettings:
+    flush_interval_s: float = 1.0
+    housekeeping_interval_s: float = 1.0
+    exit_retry_s: tuple[float, ...] = (2.0, 5.0, 15.0, 30.0, 60.0)
+    feed_poll_interval_s: float = 1.0
+    feed_backoff_base_s: float = 0.5
+    feed_stale_after_s: float = 10.0
+
+
+def levels_of(trade: Trade) -> TradeLevels:
+    """The tick engine's view of ``trade``."""
+    trail = trade.trailing_stop
+    return TradeLevels(
+        trade_id=trade.id, symbol=trade.key, long=trade.side.sign > 0,
+        stop=float(trade.stop_loss) if trade.stop_loss is not None else None,
+        target=float(trade.target) if trade.target is not None else None,
+        trail=float(trail.value) if trail else None,
+        trail_kind=TrailKind(trail.kind.value) if trail else None,
+        best=float(trade.best_price if trade.best_price is not None else trade.entry_price))
+
+
+def ist_day(moment: datetime) -> date:
+    return moment.astimezone(IST).date()
+
+
+def ist_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=IST).astimezone(UTC)
+
+
+class TradeManager:
+    """See the module docstring."""
+
+    def __init__(self, ledger: Ledger, intake: Intake, executor: Executor,
+                 actions: OrderActions, settings: TradeSettings | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.ledger = ledger
+        self.accounts = executor.brokers
+        self.actions = actions
+        self.settings = settings or TradeSettings()
+        self._clock = clock
+        self.engine = TriggerEngine()
+        self.portfolios = Portfolios()
+        self.writer = StateWriter(ledger, self.settings.flush_interval_s,
+                                  collect=self._collect_states)
+        self.exits = ExitSender(intake, executor, self.writer)
+        self.trades: dict[int, Trade] = {}  # active and exiting
+        self.prices: dict[str, Decimal] = {}
+        self.alert: AlertSink = lambda user, severity, text: None
+        self._feeds: dict[int, PriceFeed] = {}
+        self._subscribed: dict[int, tuple[int, InstrumentKey]] = {}  # trade → (account, key)
+        self._strategies: dict[int, StrategySettings] = {}
+        self._exiting: dict[int, asyncio.Task[None]] = {}
+        self._retry_due: dict[int, tuple[float, int, ExitReason]] = {}  # trade → (at, n, why)
+        self._day = ist_day(clock())
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        from tradewarden.engine.trades.restore import restore
+
+        await restore(self)
+        subscription = self.ledger.bus.subscribe()
+        self._tasks.append(asyncio.create_task(self._follow(subscription), name="trades-bus"))
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="trades-house"))
+        self.writer.start()
+
+    async def stop(self) -> None:
+        running = [*self._tasks, *self._exiting.values(), *self._background]
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for feed in self._feeds.values():
+            await feed.stop()
+        self._feeds.clear()
+        await self.writer.stop()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def day(self) -> date:
+        """The IST trading day the manager's portfolio state belongs to."""
+        return self._day
+
+    @property
+    def degraded(self) -> bool:
+        return self.writer.degraded
+
+    # --- prices -------------------------------------------------------------------------
+
+    def on_price(self, key: InstrumentKey, price: Decimal, at: datetime | None = None) -> None:
+        """One price update (from a feed, or a test). The hot path: no database work."""
+        symbol = f"{key.exchange}:{key.symbol}"
+        self.prices[symbol] = price
+        for trigger in self.engine.on_tick(symbol, float(price)):
+            trade = self.trades.get(trigger.trade_id)
+            if trade is not None:
+                self.exit(trade, ExitReason(trigger.reason.value))
+        for strategy_id, reason, pnl in self.portfolios.on_price(symbol, price):
+            self._portfolio_hit(strategy_id, reason, pnl)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self.prices.get(symbol)
+
+    def _feed(self, account_id: int) -> PriceFeed:
+        feed = self._feeds.get(account_id)
+        if feed is None:
+            s = self.settings
+            feed = PriceFeed(self.accounts.adapter(account_id), self.on_price,
+                             poll_interval_s=s.feed_poll_interval_s,
+                             backoff_base_s=s.feed_backoff_base_s,
+                             stale_after_s=s.feed_stale_after_s)
+            feed.start()
+            self._feeds[account_id] = feed
+        return feed
+
+    def feeds(self) -> list[PriceFeed]:
+        return list(self._feeds.values())
+
+    # --- following the database ---------------------------------------------------------
+
+    async def _follow(self, subscription: Any) -> None:
+        async for applied in subscription:
+            try:
+                await self._on_applied(applied)
+            except Exception:
+                log.exception("trade update for order %s failed", applied.order.id)
+
+    async def _on_applied(self, applied: AppliedEvent) -> None:
+        order = applied.order
+        trade_id = order.extra.get(TRADE_ID)
+        if isinstance(trade_id, int):
+            trade = await self.ledger.db.run(self.read_with, store.trade_by_id, trade_id)
+            if trade is not None:
+                dead = applied.to_status.is_final or applied.to_status is OrderStatus.FAILED
+                self.refresh(trade, exit_order_dead=dead and order.id == trade.exit_order_id)
+            return
+        filled = "filled_quantity" in applied.payload
+        if filled and order.execution_type is ExecutionType.ENTRY:
+            trade = await self.ledger.db.run(self.read_with, store.trade_for_entry, order.id)
+            if trade is not None:
+                self.refresh(trade)
+
+    def read_with(self, query: Callable[..., Any], *args: Any) -> Any:
+        """Run ``query(session, *args)`` in a read transaction (call through ``db.run``)."""
+        with self.ledger.db.read() as session:
+            return query(session, *args)
+
+    def refresh(self, trade: Trade, *, exit_order_dead: bool = False) -> None:
+        """Bring memory in line with ``trade`` as the database has it now."""
+        known = self.trades.get(trade.id)
+        if known is not None and known.version > trade.version:
+            return  # an older read overtaken by a newer one
+        if trade.status is TradeStatus.CLOSED:
+            self._forget(trade)
+            return
+        if trade.status is TradeStatus.ACTIVE and trade.id not in self._exiting:
+            best = trade.best_price
+            if known is not None and known.best_price is not None and best is not None:
+                trade.best_price = max(best, known.best_price) if trade.side.sign > 0 else min(
+                    best, known.best_price)
+            self.trades[trade.id] = trade
+            if trade.id in self.engine:
+                self.engine.update(levels_of(trade))
+            else:
+                self.engine.add(levels_of(trade))
+            self._subscribe(trade)
+        else:
+            self.trades[trade.id] = trade
+            self.engine.remove(trade.id)
+            if exit_order_dead and trade.open_quantity > 0 and trade.id not in self._exiting:
+                self._schedule_retry(trade, trade.exit_reason or ExitReason.MANUAL_EXIT,
+                                     "the exit order did not complete")
+        if trade.strategy_id is not None and not self.portfolios.knows(trade.strategy_id):
+            self._spawn(self.reload_strategy(trade.strategy_id))
+        self._rebuild_portfolio(trade.strategy_id)
+
+    def _forget(self, trade: Trade) -> None:
+        self.engine.remove(trade.id)
+        self.trades.pop(trade.id, None)
+        self._retry_due.pop(trade.id, None)
+        subscribed = self._subscribed.pop(trade.id, None)
+        if subscribed is not None:
+            account_id, key = subscribed
+            self._feed(account_id).unsubscribe(key)
+        if trade.strategy_id is not None and self.portfolios.knows(trade.strategy_id):
+            self._rebuild_portfolio(trade.strategy_id)
+            self._spawn(self._reload_realised(trade.strategy_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run background work that must not be lost track of (cancelled on stop)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _subscribe(self, trade: Trade) -> None:
+        if trade.id in self._subscribed:
+            return
+        key = InstrumentKey(trade.exchange, trade.symbol)
+        self._subscribed[trade.id] = (trade.account_id, key)
+        self._feed(trade.account_id).subscribe(key)
+
+    # --- exits --------------------------------------------------------------------------
+
+    def exit(self, trade: Trade, reason: ExitReason) -> bool:
+        """Exit ``trade`` now (once); False when an exit is already on its way."""
+        if trade.id in self._exiting or trade.status is TradeStatus.CLOSED:
+            return False
+        if trade.status is TradeStatus.EXITING and trade.id not in self._retry_due:
+            return False
+        self.engine.remove(trade.id)
+        self._retry_due.pop(trade.id, None)
+        trade.status = TradeStatus.EXITING
+        trade.exit_reason = trade.exit_reason or reason
+        self._exiting[trade.id] = asyncio.create_task(self._send_exit(trade, reason),
+                                                      name=f"exit-{trade.id}")
+        return True
+
+    async def _send_exit(self, trade: Trade, reason: ExitReason) -> None:
+        try:
+            quantity = trade.open_quantity
+            log.info("trade %s (%s %s %s): exit %d on %s", trade.id, trade.side.value,
+                     trade.key, trade.strategy_id, quantity, reason.value)
+            outcome = await self.exits.send(trade, reason, quantity)
+            if outcome.denied:
+                self._schedule_retry(trade, reason, f"exit denied: {outcome.reason}")
+        except Exception as exc:
+            log.exception("trade %s: exit failed", trade.id)
+            self._schedule_retry(trade, reason, f"exit could not be sent: {exc}")
+        finally:
+            self._exiting.pop(trade.id, None)
+        await self._cancel_entry_rest(trade)
+
+    async def _cancel_entry_rest(self, trade: Trade) -> None:
+        """An exit while the entry order still works: cancel the entry's unfilled rest."""
+        entry = await self.ledger.db.run(self.read_with, load_order, trade.entry_order_id)
+        if entry is not None and entry.status in (OrderStatus.OPEN,
+                                                  OrderStatus.PARTIALLY_FILLED):
+            try:
+                await self.actions.cancel(entry, by=CancelledBy.SYSTEM)
+            except Exception as exc:
+                log.warning("trade %s: the entry order's rest was not cancelled: %s",
+                            trade.id, exc)
+
+    def _schedule_retry(self, trade: Trade, reason: ExitReason, why: str) -> None:
+        _, attempts, _ = self._retry_due.get(trade.id, (0.0, 0, reason))
+        delays = self.settings.exit_retry_s
+        delay = delays[min(attempts, len(delays) - 1)]
+        self._retry_due[trade.id] = (time.monotonic() + delay, attempts + 1, reason)
+        trade.status = TradeStatus.EXITING
+        text = (f"Trade {trade.id} {trade.key}: {why}; retrying the exit of "
+                f"{trade.open_quantity} in {delay:g} s (attempt {attempts + 1})")
+        log.warning("%s", text)
+        if attempts in (0, len(delays) - 1):  # escalate once at first and once when it drags
+            self.alert(trade.user_id, "error" if attempts else "warning", text)
+
+    def _retry_due_exits(self) -> None:
+        now = time.monotonic()
+        for trade_id, (due, _, reason) in list(self._retry_due.items()):
+            trade = self.trades.get(trade_id)
+            if trade is None:
+                self._retry_due.pop(trade_id, None)
+            elif due <= now and trade_id not in self._exiting:
+                self._exiting[trade_id] = asyncio.create_task(
+                    self._send_exit(trade, reason), name=f"exit-{trade_id}")
+
+    # --- portfolios ---------------------------------------------------------------------
+
+    def configure_strategy(self, strategy_id: int, settings: StrategySettings, *,
+                           realised: Decimal = ZERO, peak: Decimal = ZERO,
+                           hit: ExitReason | None = None) -> None:
+        self._strategies[strategy_id] = settings
+        self.portfolios.configure(strategy_id, PortfolioLimits.of(settings), realised=realised,
+                                  peak=peak, hit=hit)
+
+    def strategy_pnl(self, strategy_id: int) -> Decimal | None:
+        """Today's realised + unrealised P&L of a strategy the manager tracks."""
+        return self.portfolios.pnl(strategy_id) if self.portfolios.knows(strategy_id) else None
+
+    async def reload_strategy(self, strategy_id: int) -> None:
+        """Pick up a new or changed strategy's settings (portfolio limits, square-off)."""
+        def read(session: Session) -> tuple[StrategySettings | None, Decimal]:
+            row = session.get(Strategy, strategy_id)
+            if row is None or row.deleted_at is not None:
+                return None, ZERO
+            since = ist_midnight(self._day)
+            realised = store.realised_since(session, since, [strategy_id])
+            return (StrategySettings.model_validate(row.settings or {}),
+                    realised.get(strategy_id, ZERO))
+
+        settings, realised = await self.ledger.db.run(self.read_with, read)
+        if settings is None:
+            self._strategies.pop(strategy_id, None)
+            return
+        self.configure_strategy(strategy_id, settings, realised=realised)
+        self._rebuild_portfolio(strategy_id)
+
+    def _rebuild_portfolio(self, strategy_id: int | None) -> None:
+        if strategy_id is None or not self.portfolios.knows(strategy_id):
+            return
+        self.portfolios.rebuild(strategy_id, [t for t in self.trades.values()
+                                              if t.strategy_id == strategy_id])
+
+    async def _reload_realised(self, strategy_id: int) -> None:
+        since = ist_midnight(self._day)
+        totals = await self.ledger.db.run(self.read_with, store.realised_since, since,
+                                          [strategy_id])
+        self.portfolios.set_realised(strategy_id, totals.get(strategy_id, ZERO))
+
+    def _portfolio_hit(self, strategy_id: int, reason: ExitReason, pnl: Decimal) -> None:
+        victims = [t for t in self.trades.values()
+                   if t.strategy_id == strategy_id and t.status is TradeStatus.ACTIVE]
+        text = (f"Strategy {strategy_id}: {EXIT_REASON_TEXT[reason]} at P&L {pnl:.2f}; "
+                f"exiting {len(victims)} trade(s), new entries blocked for today")
+        log.warning("%s", text)
+        user = victims[0].user_id if victims else None
+        self.alert(user, "warning", text)
+        day, peak, now = self._day, self.portfolios.peak(strategy_id), self._clock()
+
+        def record(session: Session) -> list[AppliedEvent]:
+            store.record_portfolio_state(session, strategy_id, day, peak, reason, now)
+            return []
+
+        self.writer.submit(record, urgent=True)
+        for trade in victims:
+            self.exit(trade, reason)
+
+    # --- persistence of derived state ---------------------------------------------------
+
+    def _collect_states(self) -> Write | None:
+        states: list[dict[str, Any]] = []
+        for trade_id, best, level in self.engine.drain_changed():
+            trade = self.trades.get(trade_id)
+            if trade is None:
+                continue
+            trade.best_price, trade.trailing_level = _money(best), _money(level)
+            states.append({"trade_id": trade_id, "best": trade.best_price,
+                           "level": trade.trailing_level})
+        peaks = [(sid, self.portfolios.peak(sid)) for sid in self._strategies
+                 if self.portfolios.knows(sid) and self.portfolios.peak(sid) > 0]
+        if not states and not peaks:
+            return None
+        day = self._day
+
+        def write(session: Session) -> list[AppliedEvent]:
+            store.save_trail_states(session, states)
+            for strategy_id, peak in peaks:
+                store.record_portfolio_state(session, strategy_id, day, peak)
+            return []
+
+        return write
+
+    # --- housekeeping -------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.housekeeping_interval_s)
+            try:
+                self._retry_due_exits()
+                today = ist_day(self._clock())
+                if today != self._day:
+                    self._day = today
+                    self.portfolios.new_day()
+                await self._square_off()
+            except Exception:
+                log.exception("trade housekeeping failed")
+
+    async def _square_off(self) -> None:
+        from tradewarden.engine.trades.squareoff import due_for_square_off
+
+        now = self._clock()
+        for trade in due_for_square_off(list(self.trades.values()), self._strategies, now):
+            self.exit(trade, ExitReason.SQUARE_OFF)
+
+
+def _money(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(repr(round(value, 6)))

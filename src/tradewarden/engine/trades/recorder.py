@@ -1,0 +1,162 @@
+"""The trade recorder: keeps trade rows in step with their orders, inside the ledger's own
+transaction (a :class:`~tradewarden.engine.ledger.Ledger` recorder).
+
+- A fill of an entry order of a strategy with trade-level risk opens the trade; later fills
+  of an entry order grow its trade (partial fills size the trade by filled quantity), also
+  for trades made with ``createtrade``.
+- The creation of an exit order (``extra.trade_id``) marks its trade ``exiting``.
+- Fills of exit orders add to the trade's exited quantity and realised P&L; the trade closes
+  when everything is out.
+
+Because these writes share the events' transaction, a crash can never leave a fill without
+its trade or an exit order without its trade knowing it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tradewarden.brokers.instruments import InstrumentMaster
+from tradewarden.domain.events import EventType
+from tradewarden.domain.instruments import InstrumentKey
+from tradewarden.domain.money import ZERO
+from tradewarden.domain.orders import ExecutionType, Order, Origin
+from tradewarden.domain.strategy import StrategySettings
+from tradewarden.domain.trades import (
+    ExitReason,
+    Trade,
+    TradeError,
+    TradeSide,
+    TradeStatus,
+    initial_levels,
+    trailing_level_of,
+)
+from tradewarden.engine.ledger import AppliedEvent
+from tradewarden.store import trades as store
+from tradewarden.store.tables import Strategy
+
+log = logging.getLogger(__name__)
+
+#: ``Order.extra`` keys of exit orders.
+TRADE_ID = "trade_id"
+EXIT_REASON = "exit_reason"
+
+
+class TradeRecorder:
+    """Ledger recorder for trades; see the module docstring."""
+
+    def __init__(self, master: InstrumentMaster, clock: Any = None) -> None:
+        self.master = master
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def __call__(self, session: Session, applied: Sequence[AppliedEvent]) -> None:
+        for event in applied:
+            order = event.order
+            if order.extra.get(TRADE_ID) is not None:
+                self._on_exit_order(session, event)
+            elif (_fill_delta(event) > 0 and order.execution_type is ExecutionType.ENTRY
+                  and order.origin is not Origin.TRADE_EXIT):
+                self._on_entry_fill(session, order)
+
+    # --- entries ------------------------------------------------------------------------
+
+    def _on_entry_fill(self, session: Session, order: Order) -> None:
+        trade = store.trade_for_entry(session, order.id)
+        if trade is not None:
+            trade.quantity = order.filled_quantity
+            trade.entry_price = order.average_price
+            trade.updated_at = self._clock()
+            store.save_trade(session, trade)
+            return
+        settings = self._strategy_risk(session, order)
+        if settings is None:
+            return
+        try:
+            opened = self.open_from_order(order, settings)
+        except TradeError as exc:
+            log.warning("order %s filled but no trade opened: %s", order.id, exc)
+            return
+        store.insert_trade(session, opened)
+
+    @staticmethod
+    def _strategy_risk(session: Session, order: Order) -> StrategySettings | None:
+        """The strategy's trade defaults when it has any (then its entries open trades)."""
+        if order.strategy_id is None:
+            return None
+        strategy = session.get(Strategy, order.strategy_id)
+        if strategy is None:
+            return None
+        settings = StrategySettings.model_validate(strategy.settings or {})
+        if not (settings.stop_loss or settings.target or settings.trailing_stop):
+            return None
+        return settings
+
+    def open_from_order(self, order: Order, settings: StrategySettings) -> Trade:
+        """A new trade for a (partly) filled entry order with the given risk settings."""
+        side = TradeSide.of_entry(order.side)
+        instrument = self.master.resolve(InstrumentKey(order.exchange, order.symbol))
+        tick = instrument.tick_size if instrument else Decimal("0.05")
+        entry = order.average_price
+        stop, target = initial_levels(entry, side, settings.stop_loss, settings.target, tick)
+        now = self._clock()
+        trail = settings.trailing_stop
+        return Trade(
+            id=0, user_id=order.user_id, account_id=order.account_id,
+            strategy_id=order.strategy_id, exchange=order.exchange, symbol=order.symbol,
+            side=side, product=order.product.value, quantity=order.filled_quantity,
+            entry_order_id=order.id, entry_price=entry, opened_at=now, updated_at=now,
+            stop_loss=stop, target=target, trailing_stop=trail, best_price=entry,
+            trailing_level=trailing_level_of(entry, trail, side) if trail else None)
+
+    # --- exits --------------------------------------------------------------------------
+
+    def _on_exit_order(self, session: Session, event: AppliedEvent) -> None:
+        order = event.order
+        trade_id = order.extra.get(TRADE_ID)
+        if not isinstance(trade_id, int):
+            return
+        trade = store.trade_by_id(session, trade_id)
+        if trade is None or (trade.status is TradeStatus.CLOSED and _fill_delta(event) == 0):
+            return
+        now = self._clock()
+        if event.type is EventType.ORDER_CREATED:
+            trade.status = TradeStatus.EXITING
+            trade.exit_order_id = order.id
+            reason = order.extra.get(EXIT_REASON)
+            if trade.exit_reason is None and isinstance(reason, str):
+                trade.exit_reason = ExitReason(reason)
+        quantity = _fill_delta(event)
+        if quantity:
+            trade.exited_quantity += quantity
+            trade.exit_value += _value_delta(event)
+            trade.realised_pnl = (trade.exit_value - trade.entry_price * trade.exited_quantity
+                                  ) * trade.side.sign
+            trade.exit_price = (trade.exit_value / trade.exited_quantity
+                                if trade.exited_quantity else None)
+            if trade.open_quantity <= 0 and trade.status is not TradeStatus.CLOSED:
+                trade.status = TradeStatus.CLOSED
+                trade.closed_at = now
+        trade.updated_at = now
+        store.save_trade(session, trade)
+
+
+def _fill_delta(event: AppliedEvent) -> int:
+    payload = event.payload
+    if "filled_quantity" not in payload:
+        return 0
+    return int(payload["filled_quantity"]) - int(payload.get("previous_filled_quantity", 0))
+
+
+def _value_delta(event: AppliedEvent) -> Decimal:
+    payload = event.payload
+    filled = int(payload["filled_quantity"])
+    before = int(payload.get("previous_filled_quantity", 0))
+    average = Decimal(str(payload.get("average_price", ZERO)))
+    previous = Decimal(str(payload.get("previous_average_price", average)))
+    return average * filled - previous * before
