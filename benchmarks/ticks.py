@@ -75,8 +75,11 @@ def _random_trade(rng: random.Random, trade_id: int, names: list[str],
     long = rng.random() < 0.5
     sign = 1 if long else -1
     entry = start[s]
-    # A third are restored trades whose best already moved in their favour.
-    best = entry if rng.random() < 0.67 else _on_grid(entry * (1 + sign * rng.uniform(0, 0.01)))
+    # A third are restored trades whose best already moved in their favour (by less than the
+    # smallest trail, or they would have exited before the restart).
+    best = entry
+    if rng.random() < 0.33:
+        best = _on_grid(entry * (1 + sign * rng.uniform(0, 0.004)))
     stop = _on_grid(entry * (1 - sign * rng.uniform(0.01, 0.04))) if rng.random() < 0.8 else None
     target = _on_grid(entry * (1 + sign * rng.uniform(0.01, 0.05))) if rng.random() < 0.7 else None
     trail: float | None = None
@@ -253,7 +256,7 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
     parser.add_argument("--naive-ticks", type=int, default=200_000,
                         help="ticks of the same sequence run through the naive loop")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--volatility", type=float, default=0.0005,
+    parser.add_argument("--volatility", type=float, default=0.0002,
                         help="standard deviation of one tick's move, as a fraction of price")
     args = parser.parse_args(list(argv))
     result = run(args.trades, args.symbols, args.ticks, args.naive_ticks, args.seed,

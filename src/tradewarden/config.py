@@ -53,6 +53,23 @@ class Settings(BaseSettings):
     broker_orders_per_s: float | None = Field(
         default=None, gt=0, description="Pace of order placement per account (None: the "
         "broker adapter's own limit).")
+    # notifications (docs/notifications.md)
+    secret_key: SecretStr | None = Field(
+        default=None, description="Encrypts secrets at rest (a Fernet key or a long random "
+        "string); default: a key file generated in the data dir.")
+    secret_key_file: Path | None = Field(
+        default=None, description="Key file used when secret_key is unset "
+        "(default <data_dir>/secret.key, created with mode 0600).")
+    notify_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    notify_retry_initial_s: float = Field(default=5.0, gt=0)
+    notify_retry_max_s: float = Field(default=300.0, gt=0)
+    notify_max_attempts: int = Field(default=20, ge=1)
+    notify_send_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    notify_digest_max_items: int = Field(default=30, ge=2, le=200)
+    notify_retention_days: int = Field(default=30, ge=1)
+    notify_telegram_api_url: str | None = Field(
+        default=None, description="A self-hosted Telegram Bot API server "
+        "(default https://api.telegram.org).")
 
     @field_validator("log_level")
     @classmethod
@@ -68,6 +85,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tradewarden.db').resolve()}"
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
 
     @classmethod
     def settings_customise_sources(

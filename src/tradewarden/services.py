@@ -12,6 +12,7 @@ from tradewarden.config import Settings
 from tradewarden.engine.executor import ExecutorSettings
 from tradewarden.engine.ledger import Ledger
 from tradewarden.engine.runtime import Engine, EngineSettings
+from tradewarden.notify.service import Notifier
 from tradewarden.store.db import Database
 from tradewarden.web.live import LiveHub, forward_orders
 from tradewarden.web.sessions import SessionStore
@@ -28,6 +29,7 @@ class Services:
     engine: Engine
     brokers: BrokerSetup
     web_sessions: SessionStore
+    notifier: Notifier
     live: LiveHub = field(default_factory=LiveHub)  # WS /api/v1/ws: publish(user_id, type, data)
     ready: bool = False
     _live_feed: asyncio.Task[None] | None = None
@@ -44,11 +46,15 @@ class Services:
             archive_after_days=settings.archive_after_days,
             archive_dir=settings.data_dir / "archive",
             executor=ExecutorSettings(orders_per_second=settings.broker_orders_per_s)))
+        notifier = Notifier(db, settings, engine.settings.retry.max_attempts)
+        ledger.add_recorder(notifier.recorder)  # outbox rows in the events' transactions
         return cls(settings=settings, db=db, ledger=ledger, auth=Authenticator(db),
-                   engine=engine, brokers=brokers, web_sessions=SessionStore(db))
+                   engine=engine, brokers=brokers, web_sessions=SessionStore(db),
+                   notifier=notifier)
 
     async def start(self) -> None:
         self._live_feed = asyncio.create_task(forward_orders(self.ledger.bus, self.live))
+        await self.notifier.start(self.ledger.bus)
         await self.engine.start()
         self.ready = True
 
@@ -59,5 +65,6 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._live_feed
         await self.engine.stop()
+        await self.notifier.stop()
         await self.brokers.close()
         self.db.close()

@@ -55,6 +55,15 @@ class Stack:
         self.service.kill()  # SIGKILL
         self.service.wait(timeout=10)
 
+    def terminate_service(self) -> bool:
+        """SIGTERM; True when the service shut down cleanly (its lifespan finished; uvicorn
+        then re-raises the signal, so the exit status is the signal's)."""
+        assert self.service is not None
+        self.service.terminate()
+        self.service.wait(timeout=30)
+        tail = (self.workdir / "tradewarden.log").read_text().rsplit("Shutting down", 1)[-1]
+        return "Application shutdown complete" in tail and "Traceback" not in tail
+
     def stop(self) -> None:
         for process in (self.service, self.broker):
             if process is not None and process.poll() is None:

@@ -85,3 +85,39 @@ class Trading:
     def exits_at_broker(self, symbol: str, side: str) -> list[dict[str, Any]]:
         return [o for o in self.stack.broker_orders()
                 if o["symbol"] == symbol and o["side"] == side]
+
+    # --- helpers for the trades API and strategy-limit suites (appended) -----------------
+
+    def price(self, symbol: str, price: float, volume: int | None = None) -> None:
+        """Set one NSE price; ``volume`` limits the quantity available at it."""
+        body: dict[str, Any] = {"prices": {f"NSE:{symbol}": price}}
+        if volume is not None:
+            body["volume"] = volume
+        self.stack.control("prices", body)
+
+    def call(self, endpoint: str, body: dict[str, Any] | None = None,
+             key: str | None = None) -> httpx.Response:
+        """``POST /api/v1/{endpoint}``; ``key`` replaces the client's API key header."""
+        headers = {"X-API-Key": key} if key is not None else None
+        return self.http.post(f"/api/v1/{endpoint}", json=body or {}, headers=headers)
+
+    def entry(self, strategy: dict[str, Any], symbol: str, action: str, quantity: int,
+              pricetype: str = "MARKET", price: float | None = None) -> dict[str, Any]:
+        """A single-leg webhook entry with an order type and price."""
+        body: dict[str, Any] = {
+            "secret_key": strategy["webhook_secret"], "symbol": symbol, "exchange": "NSE",
+            "action": action, "quantity": quantity, "product": "MIS", "pricetype": pricetype}
+        if price is not None:
+            body["price"] = price
+        response = self.http.post(f"/webhook/{strategy['webhook_token']}", json=body)
+        assert response.status_code == 200, response.text
+        leg: dict[str, Any] = response.json()["orders"][0]
+        return leg
+
+    def order_when(self, order_id: str, check: Callable[[dict[str, Any]], bool],
+                   what: str) -> dict[str, Any]:
+        """Wait until ``GET /api/v1/orders/{id}`` satisfies ``check``."""
+        def probe() -> dict[str, Any] | None:
+            order = self.stack.order(order_id)
+            return order if check(order) else None
+        return wait_for(probe, f"order {order_id}: {what}")

@@ -11,7 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tradewarden import __version__, web
-from tradewarden.api import health, metrics, orders, positions, strategies, trades, webhooks, ws
+from tradewarden.api import (
+    health,
+    metrics,
+    notifications,
+    orders,
+    positions,
+    strategies,
+    trades,
+    webhooks,
+    ws,
+)
 from tradewarden.api.auth import AuthError
 from tradewarden.api.deps import auth_error_response
 from tradewarden.api.openalgo import books_router, placing_router
@@ -47,6 +57,7 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
     app.include_router(strategies.router)
     app.include_router(webhooks.router)
     app.include_router(trades.router)
+    app.include_router(notifications.router)
     app.include_router(placing_router)
     app.include_router(books_router)
     app.include_router(ws.router)

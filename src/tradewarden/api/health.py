@@ -28,12 +28,21 @@ async def healthz(request: Request) -> JSONResponse:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the engine is ready and the database answers; 503 otherwise."""
+    """200 when the engine is ready and the database answers; 503 otherwise. ``degraded``
+    tells what still works but not fully: trade state queued in memory while the database is
+    away, price feeds running on polling because their stream is down."""
     services = _services(request)
     checks = {"engine": services.ready, "database": await _database_answers(services)}
     ok = all(checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                        status_code=200 if ok else 503)
+    trades = services.engine.trades
+    feeds = trades.feeds()
+    degraded = {
+        "trade_state_writes_queued": trades.writer.queued,
+        "database_degraded": trades.degraded,
+        "price_feeds_down": sum(1 for feed in feeds if not feed.connected),
+    }
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks,
+                         "degraded": degraded}, status_code=200 if ok else 503)
 
 
 async def _database_answers(services: Services) -> bool:

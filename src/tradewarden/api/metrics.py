@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
@@ -23,5 +25,17 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
 
     registry = services.engine.metrics
     registry.describe("tradewarden_orders", "gauge", "Orders by status.")
-    text = registry.render({"tradewarden_orders": await services.db.run(counts)})
+    trades = services.engine.trades
+    for name, value, text in (
+            ("tradewarden_trades_open", len(trades.trades), "Active and exiting trades."),
+            ("tradewarden_trade_state_writes_queued", trades.writer.queued,
+             "Trade state writes waiting in memory for the database."),
+            ("tradewarden_database_degraded", int(trades.degraded),
+             "1 while trade state cannot be written to the database.")):
+        registry.describe(name, "gauge", text)
+        registry.set(name, value)
+    extra: dict[str, dict[Labels, float]] = {}
+    with contextlib.suppress(Exception):  # database away: still report what the engine knows
+        extra["tradewarden_orders"] = await services.db.run(counts)
+    text = registry.render(extra)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

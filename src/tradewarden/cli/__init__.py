@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "tradewarden.cli.calendar",
     "tradewarden.cli.legacy",
     "tradewarden.cli.paper",
+    "tradewarden.cli.notify",
 )
 
 

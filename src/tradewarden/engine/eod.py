@@ -26,6 +26,7 @@ from tradewarden.engine.inflight import InflightChecker
 from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import LedgerError, utcnow
 from tradewarden.engine.monitor import Monitor
+from tradewarden.notify.summary import enqueue_daily_summaries
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import DailyStats, FillRow, OrderEventRow, OrderRow
 
@@ -196,6 +197,7 @@ class EodCleanup:
                       for user_id, counts in sorted(per_user.items())]
             if values:
                 session.execute(insert(DailyStats), values)
+            enqueue_daily_summaries(session, trading_day, values)  # once per user and day
             return len(values)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,8 @@ from tradewarden.brokers.errors import BrokerError
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.ledger import utcnow
 from tradewarden.metrics import Metrics
+from tradewarden.notify.events import NotificationKind
+from tradewarden.notify.outbox import enqueue_many
 from tradewarden.store.db import Database
 from tradewarden.store.order_queries import net_quantities
 from tradewarden.store.tables import OrderRow, PositionEventRow
@@ -115,6 +117,8 @@ class HoldingsReconciler:
                      "symbol": e.symbol, "kind": e.kind, "quantity": e.quantity,
                      "expected": e.expected, "actual": e.actual, "detected_at": now}
                     for e in events])
+                enqueue_many(session, owner, NotificationKind.MANUAL_POSITION,
+                             [asdict(e) for e in events])
         return events
 
     def _confirmed(self, account_id: int, found: list[PositionEvent]) -> list[PositionEvent]:

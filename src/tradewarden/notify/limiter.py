@@ -100,8 +100,12 @@ class Limiters:
     def get(self, channel_id: int, limit: Limit) -> SlidingWindow:
         window = self._windows.get(channel_id)
         if window is None or window.limit != limit:
-            window = SlidingWindow(limit)
-            self._windows[channel_id] = window
+            renewed = SlidingWindow(limit)
+            if window is not None:  # keep the history: a new limit must not allow a burst
+                renewed._done.extend(window._done)
+                renewed._blocked_until = window._blocked_until
+                renewed.failures = window.failures
+            window = self._windows[channel_id] = renewed
         return window
 
     def forget(self, keep: set[int]) -> None:

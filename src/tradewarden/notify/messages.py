@@ -22,7 +22,7 @@ MAX_LINE = 400
 
 CANCELLED_BY = {"user": "by you", "manual": "at the broker's app",
                 "system": "by Tradewarden", "broker": "by the broker"}
-ALERT_ICONS = {"info": "ℹ️", "warning": "🟠", "error": "🔴", "critical": "🚨"}
+ALERT_ICONS = {"info": "🔵", "warning": "🟠", "error": "🔴", "critical": "🚨"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,8 @@ def _cancelled(f: _Fields) -> Built:
 
 
 def _modified(f: _Fields) -> Built:
-    changes = f.p.get("changes") if isinstance(f.p.get("changes"), Mapping) else {}
+    raw = f.p.get("changes")
+    changes: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     parts = []
     for name, change in changes.items():
         if not isinstance(change, Mapping):
@@ -215,7 +216,7 @@ def _system_alert(f: _Fields) -> Built:
     severity = f.text("severity") or "info"
     lines = (f.text("text") or "").splitlines() or [""]
     title = f.text("title") or lines.pop(0)
-    icon = ALERT_ICONS.get(severity, "ℹ️")
+    icon = ALERT_ICONS.get(severity, "🔵")
     return f"{icon} {severity.upper()}: {title}", [*lines, ist(f.p.get("at"), f.now)]
 
 

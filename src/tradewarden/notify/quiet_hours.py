@@ -42,7 +42,7 @@ class QuietHours:
         return end.astimezone(UTC)
 
     def describe(self) -> str:
-        return f"{self.start:%H:%M}–{self.end:%H:%M} IST"
+        return f"{self.start:%H:%M}-{self.end:%H:%M} IST"
 
 
 def quiet_hours(start: time | None, end: time | None) -> QuietHours | None:

@@ -26,11 +26,11 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 
 from tradewarden.engine.ledger import utcnow
-from tradewarden.notify.channels import ChannelClient, Delivery, mask_url
+from tradewarden.notify.channels import ChannelClient, Delivery, telegram_chats
 from tradewarden.notify.crypto import SecretBox, SecretError
 from tradewarden.notify.events import is_critical
 from tradewarden.notify.limiter import Limit, Limiters, SlidingWindow, default_limit
-from tradewarden.notify.messages import digest, digest_size, render
+from tradewarden.notify.messages import Message, digest, digest_size, render
 from tradewarden.notify.outbox import FAILED, OUTBOX, PENDING, SENT, SUPPRESSED
 from tradewarden.notify.preferences import ChannelInfo, PreferenceCache, verdict
 from tradewarden.store.db import Database
@@ -83,6 +83,7 @@ class Sender:
         self._busy: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruned_at = float("-inf")
+        self._limits: dict[int, tuple[tuple[object, ...], Limit]] = {}
 
     def wake(self) -> None:
         """Look for due rows now (call on the event loop's thread)."""
@@ -138,15 +139,21 @@ class Sender:
         return self.limiters.get(channel.id, self.limit_of(channel))
 
     def limit_of(self, channel: ChannelInfo) -> Limit:
+        """The channel's own limit, else its scheme's (Telegram: chat or group)."""
+        key = (channel.url_encrypted, channel.rate_count, channel.rate_window_ms)
+        known = self._limits.get(channel.id)
+        if known is not None and known[0] == key:
+            return known[1]
         if channel.rate_count and channel.rate_window_ms:
-            return Limit(channel.rate_count, channel.rate_window_ms / 1000)
-        chats: list[str] = []
-        if channel.scheme == "tgram":
-            from tradewarden.notify.channels import telegram_chats
-
-            with contextlib.suppress(SecretError):
-                chats = telegram_chats(self.box.decrypt(channel.url_encrypted))
-        return default_limit(channel.scheme, chats)
+            limit = Limit(channel.rate_count, channel.rate_window_ms / 1000)
+        else:
+            chats: list[str] = []
+            if channel.scheme == "tgram":
+                with contextlib.suppress(SecretError):
+                    chats = telegram_chats(self.box.decrypt(channel.url_encrypted))
+            limit = default_limit(channel.scheme, chats)
+        self._limits[channel.id] = (key, limit)
+        return limit
 
     async def _drain(self, channel_id: int) -> None:
         try:
@@ -165,6 +172,9 @@ class Sender:
         if not rows:
             return False
         snapshot = self.cache.snapshot
+        if channel_id not in snapshot.channels:  # created by another process just now?
+            await self.db.run(self.cache.load, self.db)
+            snapshot = self.cache.snapshot
         channel = snapshot.channels.get(channel_id)
         user = snapshot.user(rows[0].user_id)
         sendable: list[tuple[Due, bool]] = []
@@ -182,11 +192,14 @@ class Sender:
             await self.db.run(self._settle, suppressed, held)
         if not sendable or channel is None:
             return bool(suppressed or held)
+        sendable.sort(key=lambda item: not is_critical(item[0].severity))  # stable: id order
         window = self.window(channel)
         if window.wait(self._monotonic()) > 0:
             return False
-        batch = self._choose(sendable, window.free(self._monotonic()))
-        result = await self._send(channel, batch, now)
+        messages = [render(row.kind, row.payload, row.severity, now) for row, _ in sendable]
+        size = self._batch_size(sendable, messages, window.free(self._monotonic()))
+        batch = sendable[:size]
+        result = await self._send(channel, messages[:size], all(q for _, q in batch))
         window.record(self._monotonic())
         if result.ok:
             window.succeeded()
@@ -195,32 +208,26 @@ class Sender:
             return True
         delay = window.failed(self._monotonic(), self.settings.retry_initial_s,
                               self.settings.retry_max_s, result.retry_after)
-        failed = await self.db.run(self._mark_failed, [row for row, _ in batch], result,
-                                   self._clock() + timedelta(seconds=delay))
-        log.warning("notification delivery to channel %s (%s) failed: %s; %d message(s) "
-                    "retried in %.1f s%s", channel.id, mask_url(channel.scheme + "://"),
+        failed = await self.db.run(self._mark_failed, channel.id, [row for row, _ in batch],
+                                   result, self._clock() + timedelta(seconds=delay))
+        log.warning("notification delivery to channel %s (%s://…) failed: %s; %d message(s) "
+                    "retried in %.1f s%s", channel.id, channel.scheme,
                     result.error, len(batch), delay,
                     f", {failed} given up (failed)" if failed else "")
         return False
 
-    def _choose(self, sendable: list[tuple[Due, bool]], free: int) -> list[tuple[Due, bool]]:
-        """One message when the limiter has room for the whole backlog (or it is critical),
-        else as many as fit into one digest."""
-        critical = [item for item in sendable if is_critical(item[0].severity)]
-        if critical:
-            return critical[:1]
-        if len(sendable) <= max(free, 1):
-            return sendable[:1]
-        messages = [render(r.kind, r.payload, r.severity) for r, _ in sendable]
-        size = digest_size(messages, self.settings.digest_max_items,
-                           self.settings.digest_max_chars)
-        return sendable[:size]
+    def _batch_size(self, sendable: list[tuple[Due, bool]], messages: list[Message],
+                    free: int) -> int:
+        """1 when the limiter has room for the whole backlog (or the first row is critical:
+        those are sorted first), else as many as fit into one digest."""
+        if is_critical(sendable[0][0].severity) or len(sendable) <= max(free, 1):
+            return 1
+        return max(1, digest_size(messages, self.settings.digest_max_items,
+                                  self.settings.digest_max_chars))
 
-    async def _send(self, channel: ChannelInfo, batch: list[tuple[Due, bool]],
-                    now: datetime) -> Delivery:
-        messages = [render(row.kind, row.payload, row.severity, now) for row, _ in batch]
+    async def _send(self, channel: ChannelInfo, messages: list[Message],
+                    silent: bool) -> Delivery:
         message = messages[0] if len(messages) == 1 else digest(messages)
-        silent = all(quiet for _, quiet in batch)
         try:
             url = self.box.decrypt(channel.url_encrypted)
         except SecretError as exc:
@@ -263,8 +270,10 @@ class Sender:
                 status=SENT, sent_at=now, attempts=OUTBOX.c.attempts + 1, last_error=None,
                 digest_size=digest_of))
 
-    def _mark_failed(self, rows: list[Due], result: Delivery, retry_at: datetime) -> int:
-        """Count an attempt (not for 429: that is flow control); returns rows given up."""
+    def _mark_failed(self, channel_id: int, rows: list[Due], result: Delivery,
+                     retry_at: datetime) -> int:
+        """Count an attempt (not for 429: that is flow control) and hold the channel's other
+        due rows as long, so the order survives a restart; returns the rows given up."""
         counted = 0 if result.status == 429 else 1
         values = []
         for row in rows:
@@ -275,6 +284,9 @@ class Sender:
             session.execute(update(OUTBOX).where(OUTBOX.c.id == bindparam("row_id")).values(
                 attempts=bindparam("tries"), status=bindparam("state"),
                 last_error=result.error, next_attempt_at=retry_at), values)
+            session.execute(update(OUTBOX).where(
+                OUTBOX.c.channel_id == channel_id, OUTBOX.c.status == PENDING,
+                OUTBOX.c.next_attempt_at < retry_at).values(next_attempt_at=retry_at))
         return sum(1 for v in values if v["state"] == FAILED)
 
     def _prune(self, now: datetime) -> None:

@@ -41,6 +41,7 @@ from tradewarden.engine.trades.portfolio import PortfolioLimits, Portfolios
 from tradewarden.engine.trades.recorder import TRADE_ID
 from tradewarden.engine.trades.writer import StateWriter, Write
 from tradewarden.engine.triggers import TradeLevels, TrailKind, TriggerEngine
+from tradewarden.metrics import Metrics
 from tradewarden.store import trades as store
 from tradewarden.store.order_mapping import load_order
 from tradewarden.store.tables import Strategy
@@ -87,10 +88,12 @@ class TradeManager:
 
     def __init__(self, ledger: Ledger, intake: Intake, executor: Executor,
                  actions: OrderActions, settings: TradeSettings | None = None,
+                 metrics: Metrics | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.ledger = ledger
         self.accounts = executor.brokers
         self.actions = actions
+        self.metrics = metrics or Metrics()
         self.settings = settings or TradeSettings()
         self._clock = clock
         self.engine = TriggerEngine()
@@ -169,7 +172,8 @@ class TradeManager:
             feed = PriceFeed(self.accounts.adapter(account_id), self.on_price,
                              poll_interval_s=s.feed_poll_interval_s,
                              backoff_base_s=s.feed_backoff_base_s,
-                             stale_after_s=s.feed_stale_after_s)
+                             stale_after_s=s.feed_stale_after_s, metrics=self.metrics,
+                             name=f"account-{account_id}")
             feed.start()
             self._feeds[account_id] = feed
         return feed
@@ -293,14 +297,13 @@ class TradeManager:
 
     async def _cancel_entry_rest(self, trade: Trade) -> None:
         """An exit while the entry order still works: cancel the entry's unfilled rest."""
-        entry = await self.ledger.db.run(self.read_with, load_order, trade.entry_order_id)
-        if entry is not None and entry.status in (OrderStatus.OPEN,
-                                                  OrderStatus.PARTIALLY_FILLED):
-            try:
+        try:
+            entry = await self.ledger.db.run(self.read_with, load_order, trade.entry_order_id)
+            if entry is not None and entry.status in (OrderStatus.OPEN,
+                                                      OrderStatus.PARTIALLY_FILLED):
                 await self.actions.cancel(entry, by=CancelledBy.SYSTEM)
-            except Exception as exc:
-                log.warning("trade %s: the entry order's rest was not cancelled: %s",
-                            trade.id, exc)
+        except Exception as exc:
+            log.warning("trade %s: the entry order's rest was not cancelled: %s", trade.id, exc)
 
     def _schedule_retry(self, trade: Trade, reason: ExitReason, why: str) -> None:
         _, attempts, _ = self._retry_due.get(trade.id, (0.0, 0, reason))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop, heappush, heapreplace
 from typing import Any
 
 from tradewarden.engine.triggers.model import ExitReason
@@ -31,7 +31,8 @@ Fired = dict[Tracked, tuple[ExitReason, float]]
 class SideBook:
     """Stops, targets and trailing groups of one symbol and direction; see the module doc."""
 
-    __slots__ = ("_dirty", "_stale", "bests", "count", "down", "levels", "stops", "targets", "up")
+    __slots__ = ("_dirty", "_fresh", "_stale", "bests", "count", "down", "levels", "stops",
+                 "targets", "up")
 
     def __init__(self, dirty: set[TrailGroup]) -> None:
         self.stops: list[tuple[float, int, Tracked]] = []  # (-stop): highest stop on top
@@ -41,21 +42,36 @@ class SideBook:
         self.count = 0
         self.down = -INF
         self.up = INF
-        self._dirty = dirty
-        self._stale: list[TrailGroup] = []
+        self._dirty = dirty  # groups whose bests moved since the last drain (engine-wide)
+        self._fresh: dict[float, TrailGroup] = {}  # groups by the best they were created at
+        self._stale: list[TrailGroup] = []  # groups that lost members since the last tidy
 
     def add(self, trade: Tracked, best: float, moved: bool) -> None:
-        """Register a live trade in a group of its own at ``best``; ``moved`` marks it changed."""
+        """Register a live trade at ``best``; ``moved``: its best differs from the caller's.
+
+        Trades registered at the same best share a group from the start (a restart restores
+        many trades at their entry price).
+        """
         self.count += 1
         if trade.stop is not None:
             heappush(self.stops, (-trade.stop, trade.serial, trade))
         if trade.target is not None:
             heappush(self.targets, (trade.target, trade.serial, trade))
-        group = TrailGroup(best)
-        group.join(trade)
-        self._place(group)
-        if moved:
-            self._dirty.add(group)
+        fresh = self._fresh
+        group = None if moved else fresh.get(best)
+        if group is not None and group.live and group.best == best and group not in self._dirty:
+            group.join(trade)
+            self._relevel(group)
+        else:
+            group = TrailGroup(best)
+            group.join(trade)
+            self._place(group)
+            if moved:
+                self._dirty.add(group)
+            else:
+                fresh[best] = group
+                if len(fresh) > 2 * self.count + 32:
+                    self._fresh = {b: g for b, g in fresh.items() if g.live and g.best == b}
         self.tidy()
 
     def discard(self, trade: Tracked) -> None:
@@ -71,15 +87,18 @@ class SideBook:
         else:
             self._stale.append(group)
 
-    def cross(self, price: float, fired: Fired) -> None:
+    def cross(self, price: float, fired: Fired) -> bool:
         """Apply a book-space price: raise the bests below it, then collect crossed levels.
 
         A trade crossed by both its stop and its trailing level reports the higher level (the
         first one met on the way down; stop on a tie); target only when nothing else crossed.
+        Afterwards, discard the fired trades and call :meth:`tidy`; when nothing fired and this
+        returns False (no groups merged), :meth:`settle` is enough.
         """
+        merged = False
         bests = self.bests
         if bests and bests[0][0] < price:
-            self._raise(price)
+            merged = self._raise(price)
         stops = self.stops
         while stops and -stops[0][0] >= price:
             key, _, trade = heappop(stops)
@@ -103,13 +122,15 @@ class SideBook:
             level, _, trade = heappop(targets)
             if trade.alive and trade not in fired:
                 fired[trade] = (ExitReason.TARGET, level)
+        return merged
 
     def tidy(self) -> None:
         """Re-level groups that lost members, drop stale heap tops, recompute down/up."""
-        for group in self._stale:
-            if group.live:
-                self._relevel(group)
-        self._stale.clear()
+        if self._stale:
+            for group in self._stale:
+                if group.live:
+                    self._relevel(group)
+            self._stale.clear()
         limit = 2 * self.count + 32
         stops, targets, bests, levels = self.stops, self.targets, self.bests, self.levels
         if len(stops) > limit:
@@ -128,6 +149,11 @@ class SideBook:
             heappop(bests)
         while levels and levels[0][1] != levels[0][2].level_serial:
             heappop(levels)
+        self.settle()
+
+    def settle(self) -> None:
+        """Recompute ``down`` and ``up`` from the heap tops (which must be current)."""
+        stops, targets, bests, levels = self.stops, self.targets, self.bests, self.levels
         down = -stops[0][0] if stops else -INF
         if levels and -levels[0][0] > down:
             down = -levels[0][0]
@@ -136,43 +162,67 @@ class SideBook:
             up = min(up, math.nextafter(bests[0][0], INF))
         self.down, self.up = down, up
 
-    def _raise(self, price: float) -> None:
-        """Merge every group whose best is below ``price`` into one group at ``price``."""
+    def _raise(self, price: float) -> bool:
+        """Merge every group whose best is below ``price`` into one group at ``price``.
+
+        Returns whether groups merged (their old heap entries may now top the heaps)."""
         bests = self.bests
-        survivor: TrailGroup | None = None
+        _, serial, group = bests[0]
+        size = len(bests)
+        if serial == group.best_serial and (size < 2 or bests[1][0] >= price) and (
+                size < 3 or bests[2][0] >= price):
+            # The common case: one group, already on top, makes a new best.
+            group.best = price
+            heapreplace(bests, (price, serial, group))
+            self._dirty.add(group)
+            self._relevel(group)
+            return False
+        raised: list[TrailGroup] = []
         while bests and bests[0][0] < price:
             _, serial, group = heappop(bests)
-            if serial != group.best_serial:
-                continue
-            if survivor is None:
-                survivor = group
-            else:
-                merged = survivor.absorb(group)
-                self._dirty.discard(group if merged is survivor else survivor)
-                survivor = merged
-        if survivor is not None:
-            survivor.best = price
-            self._dirty.add(survivor)
-            self._place(survivor)
+            if serial == group.best_serial:
+                raised.append(group)
+        if not raised:
+            return True
+        survivor = raised[0]
+        if len(raised) > 1:
+            survivor = max(raised, key=TrailGroup.size)
+            for group in raised:
+                if group is not survivor:
+                    survivor.absorb(group)
+                    self._dirty.discard(group)
+        survivor.best = price
+        self._dirty.add(survivor)
+        serial = next(SERIALS)
+        survivor.best_serial = serial
+        heappush(bests, (price, serial, survivor))
+        self._relevel(survivor)
+        return True
 
     def _place(self, group: TrailGroup) -> None:
-        """Give a group fresh entries for its best and its level (old ones go stale)."""
+        """Give a new group its entries in the best and level heaps."""
         serial = next(SERIALS)
         group.best_serial = serial
         heappush(self.bests, (group.best, serial, group))
-        group.level_serial = -1
         self._relevel(group)
 
     def _relevel(self, group: TrailGroup) -> None:
+        """Recompute a group's level; give it a fresh level entry if the level changed."""
         level = group.current_level()
-        if level == group.level and (group.level_serial != -1 or level == NO_LEVEL):
+        current = group.level_serial
+        if level == group.level and (current != -1 or level == NO_LEVEL):
             return
-        group.level = level
-        group.level_serial = -1
-        if level != NO_LEVEL:
+        levels = self.levels
+        if level == NO_LEVEL:
+            group.level_serial = -1
+        elif current != -1 and level > group.level and levels[0][1] == current:
+            # Already the highest level and rising: it stays on top, replace it in place.
+            levels[0] = (-level, current, group)
+        else:
             serial = next(SERIALS)
             group.level_serial = serial
-            heappush(self.levels, (-level, serial, group))
+            heappush(levels, (-level, serial, group))
+        group.level = level
 
 
 def _trade_alive(entry: tuple[float, int, Tracked]) -> bool:

@@ -121,13 +121,16 @@ class TriggerEngine:
         return triggers
 
     def _cross(self, symbol_id: int, price: float) -> list[Trigger]:
+        """The slow path: a price at or beyond one of the symbol's thresholds."""
         triggers: list[Trigger] = []
-        if price != price:  # NaN: no level is crossed
+        if price != price:  # NaN crosses nothing
             return triggers
         longs, shorts = self._longs[symbol_id], self._shorts[symbol_id]
         fired: Fired = {}
-        longs.cross(price, fired)
-        shorts.cross(-price, fired)
+        long_moved = not longs.down < price < longs.up
+        long_merged = long_moved and longs.cross(price, fired)
+        short_moved = not shorts.down < -price < shorts.up
+        short_merged = short_moved and shorts.cross(-price, fired)
         if fired:
             trades = self._trades
             for trade, (reason, level) in fired.items():
@@ -136,9 +139,12 @@ class TriggerEngine:
                 triggers.append(Trigger(trade.trade_id, reason, trade.side * level, price))
             if len(triggers) > 1:
                 triggers.sort(key=_by_trade_id)
-        longs.tidy()
-        shorts.tidy()
-        self._refresh(symbol_id)
+        if long_moved:
+            longs.tidy() if fired or long_merged else longs.settle()
+        if short_moved:
+            shorts.tidy() if fired or short_merged else shorts.settle()
+        self._lo[symbol_id] = max(longs.down, -shorts.up)
+        self._hi[symbol_id] = min(longs.up, -shorts.down)
         return triggers
 
     def _refresh(self, symbol_id: int) -> None:

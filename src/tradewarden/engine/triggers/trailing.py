@@ -89,20 +89,20 @@ class TrailGroup:
         trade.group = self
         self.live += 1
 
-    def absorb(self, other: TrailGroup) -> TrailGroup:
-        """Merge two groups (small into large); returns the survivor, the other one dies."""
-        big, small = self, other
-        if len(small.points) + len(small.percents) > len(big.points) + len(big.percents):
-            big, small = small, big
-        for source, target in ((small.points, big.points), (small.percents, big.percents)):
+    def size(self) -> int:
+        """Heap entries held (live members plus not yet dropped dead ones)."""
+        return len(self.points) + len(self.percents)
+
+    def absorb(self, other: TrailGroup) -> None:
+        """Move ``other``'s live members here (call it on the larger group); ``other`` dies."""
+        for source, target in ((other.points, self.points), (other.percents, self.percents)):
             for entry in source:
                 trade = entry[2]
                 if trade.alive:
-                    trade.group = big
+                    trade.group = self
                     heappush(target, entry)
-        big.live += small.live
-        small.retire()
-        return big
+        self.live += other.live
+        other.retire()
 
     def retire(self) -> None:
         """Mark the group dead: its heap entries become stale."""

@@ -23,8 +23,10 @@ from tradewarden.web.access import SessionDep, services_of
 from tradewarden.web.charts import FillPoint, intraday_pnl, pnl_svg
 from tradewarden.web.formatting import IST
 from tradewarden.web.render import page
+from tradewarden.web.routes.orders import TABS
 
 router = APIRouter(include_in_schema=False)
+STATUS_TABS = {status: tab.key for tab in TABS for status in tab.statuses}
 log = logging.getLogger(__name__)
 BROKER_WAIT_S = 3.0
 ZERO = Decimal(0)
@@ -94,7 +96,7 @@ async def overview(request: Request, session: SessionDep) -> Response:
     return page(
         request, "overview.html", active="overview",
         accounts=accounts, counts=db_view.counts, queued=db_view.queued,
-        queue_size=sum(db_view.queued.values()), statuses=[s.value for s in OrderStatus],
+        queue_size=sum(db_view.queued.values()), status_tabs=STATUS_TABS, statuses=[s.value for s in OrderStatus],
         orders_today=sum(db_view.counts.values()), recent=db_view.recent,
         realised=sum((p.realised_pnl for p in positions), ZERO) if reachable else None,
         unrealised=sum((p.unrealised_pnl for p in positions), ZERO) if reachable else None,
