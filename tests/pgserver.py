@@ -3,6 +3,7 @@ shared server): ``initdb`` + ``pg_ctl`` on a free port, run as the ``postgres`` 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -62,8 +63,6 @@ class PrivatePostgres:
         self._run(str(_bin("pg_ctl")), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,8 +26,8 @@ def trading(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trading]:
         stack.stop()
 
 
-def _open(trading: Trading, strategy: dict[str, object], symbol: str, action: str,
-          quantity: int) -> dict[str, object]:
+def _open(trading: Trading, strategy: dict[str, Any], symbol: str, action: str,
+          quantity: int) -> dict[str, Any]:
     leg = trading.signal(strategy, symbol, action, quantity)
     assert leg["status"] != "denied", leg
     trade = trading.trade_of(str(leg["orderid"]))
@@ -56,9 +56,9 @@ def test_long_stop_loss_and_short_target(trading: Trading) -> None:
 
     assert closed_long["exit_reason"] == "stop_loss"
     assert Decimal(closed_long["exit_price"]) == Decimal("89.50")
-    assert Decimal(closed_long["realised_pnl"]) == Decimal("-105.00")  # (89.5 - 100) × 10
+    assert Decimal(closed_long["realised_pnl"]) == Decimal("-105.00")  # (89.5 - 100) x 10
     assert closed_short["exit_reason"] == "target"
-    assert Decimal(closed_short["realised_pnl"]) == Decimal("84.00")  # (200 - 179) × 4
+    assert Decimal(closed_short["realised_pnl"]) == Decimal("84.00")  # (200 - 179) x 4
     assert len(trading.exits_at_broker("SBIN", "SELL")) == 1
     assert len(trading.exits_at_broker("INFY", "BUY")) == 1
 
@@ -83,7 +83,7 @@ def test_trailing_stop_never_loosens_and_a_gap_exits_once(trading: Trading) -> N
     trading.prices(TCS=280)  # a gap through the trailing level (305) and the stop (290)
     closed = trading.closed(trade_id)
     assert closed["exit_reason"] == "trailing_stop"  # the higher level is met first
-    assert Decimal(closed["realised_pnl"]) == Decimal("-60.00")  # (280 - 300) × 3
+    assert Decimal(closed["realised_pnl"]) == Decimal("-60.00")  # (280 - 300) x 3
     trading.prices(TCS=270)
     trading.prices(TCS=260)
     assert len(trading.exits_at_broker("TCS", "SELL")) == 1

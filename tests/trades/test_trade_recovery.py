@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.crash.harness import API_KEY, Stack
+from tests.crash.harness import Stack
 from tests.pgserver import PrivatePostgres, unavailable_reason
 from tests.trades.harness import FAST_ENV, Trading, wait_for
 
