@@ -48,7 +48,7 @@ class Trading:
                quantity: int) -> dict[str, Any]:
         response = self.http.post(f"/webhook/{strategy['webhook_token']}", json={
             "secret_key": strategy["webhook_secret"], "symbol": symbol, "exchange": "NSE",
-            "action": action, "quantity": quantity, "product": "MIS"})
+            "action": action, "product": "MIS", **({"quantity": quantity} if quantity else {})})
         assert response.status_code == 200, response.text
         leg: dict[str, Any] = response.json()["orders"][0]
         return leg

@@ -116,3 +116,20 @@ def test_portfolio_stop_loss_exits_all_and_blocks_entries_other_strategy_untouch
     positions = trading.stack.control_get("positions", account="paper-1")
     itc = [p for p in positions if p["symbol"] == "ITC"]
     assert sum(int(p["quantity"]) for p in itc) == 7  # the bystander's position is untouched
+
+
+def test_entries_sized_by_value_and_denied_when_the_allocation_does_not_fit(
+        trading: Trading) -> None:
+    by_value = trading.strategy("by-value", sizing="fixed_value", sizing_value="10000",
+                                stop_loss={"kind": "percent", "value": 2})
+    by_share = trading.strategy("by-share", sizing="percent_of_allocation", sizing_value="100",
+                                allocated_funds="1000", target={"kind": "points", "value": 50})
+    trading.prices(MARUTI=333, NESTLEIND=2400)
+    leg = trading.signal(by_value, "MARUTI", "BUY", 0)
+    trade = trading.trade_of(str(leg["orderid"]))
+    assert trade["quantity"] == 30  # floor(10000 / 333)
+
+    denied = trading.signal(by_share, "NESTLEIND", "BUY", 0)  # 1000 buys no share at 2400
+    assert denied["status"] == "denied"
+    assert denied["reason_code"] == "risk_blocked"
+    assert "funds not allocated" in str(denied["reason"])

@@ -26,7 +26,9 @@ from tradewarden.api.openalgo.requests import (
     signed_whole_number,
     whole_number,
 )
+from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.intents import OrderIntent
+from tradewarden.domain.money import ZERO
 from tradewarden.domain.orders import (
     ExecutionType,
     OrderType,
@@ -35,9 +37,11 @@ from tradewarden.domain.orders import (
     Side,
     new_order_id,
 )
-from tradewarden.domain.strategy import SizingMode
+from tradewarden.domain.sizing import SIZING_DENIAL, SizingError, needs_price, size_quantity
+from tradewarden.domain.strategy import SizingMode, StrategySettings
 from tradewarden.engine.ledger import utcnow
 from tradewarden.services import Services
+from tradewarden.store import trades as trade_store
 from tradewarden.store.order_queries import strategy_positions
 from tradewarden.store.strategies import strategy_by_token
 from tradewarden.store.tables import Alert, Strategy
@@ -149,11 +153,12 @@ async def _handle(token: str, request: Request) -> JSONResponse:
         raise WebhookError(422, "the body must be a JSON object")
     execution_type, legs = _legs(body)
     positions = await services.db.run(_positions, services, strategy.id)
-    intents = [intent for i, leg in enumerate(legs)
-               for intent in _intents(strategy, leg, execution_type, positions, i)]
     account = strategy.account_id or await services.engine.default_account(strategy.user_id)
     if account is None:
         raise WebhookError(422, "the strategy has no broker account")
+    sized = await _sized(services, strategy, account, legs, execution_type)
+    intents = [intent for i, leg in enumerate(legs)
+               for intent in _intents(strategy, leg, execution_type, positions, i, sized)]
     intents = [_with_account(intent, account) for intent in intents]
     alert = Alert(id=new_order_id(), user_id=strategy.user_id, strategy_id=strategy.id,
                   execution_type=execution_type.value,
@@ -210,13 +215,47 @@ def _legs(body: dict[str, Any]) -> tuple[ExecutionType, list[Leg]]:
         raise WebhookError(422, "; ".join(parts)) from exc
 
 
+async def _sized(services: Services, strategy: Strategy, account: int, legs: list[Leg],
+                 execution_type: ExecutionType) -> dict[int, int | str]:
+    """Quantities for entry legs without one, from the strategy's sizing (leg index → quantity,
+    or the reason it cannot be sized)."""
+    if execution_type is not ExecutionType.ENTRY:
+        return {}
+    settings = StrategySettings.model_validate(strategy.settings or {})
+    sized: dict[int, int | str] = {}
+    for index, leg in enumerate(legs):
+        if isinstance(leg, SmartAlert) or leg.quantity:
+            continue
+        key = InstrumentKey.of(leg.exchange, leg.symbol)
+        instrument = services.engine.master.resolve(key)
+        price = leg.price if needs_price(settings) and leg.price else None
+        if price is None and needs_price(settings):
+            price = await services.engine.trades.price_of(account, key)
+        in_use = (await services.db.run(_funds_in_use, services, strategy.id)
+                  if settings.sizing is SizingMode.PERCENT_OF_ALLOCATION else ZERO)
+        try:
+            sized[index] = size_quantity(settings, price=price, funds_in_use=in_use,
+                                         lot_size=instrument.lot_size if instrument else 1)
+        except SizingError as exc:
+            if settings.sizing is SizingMode.FIXED_QUANTITY:
+                raise WebhookError(422, f"legs.{index}.quantity: required ({exc})") from exc
+            sized[index] = f"funds not allocated: {exc}"
+    return sized
+
+
+def _funds_in_use(services: Services, strategy_id: int) -> Decimal:
+    with services.db.read() as session:
+        return trade_store.funds_in_use(session, strategy_id)
+
+
 def _intents(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
-             positions: dict[tuple[str, str, str], int], index: int) -> list[OrderIntent]:
+             positions: dict[tuple[str, str, str], int], index: int,
+             sized: dict[int, int | str]) -> list[OrderIntent]:
     """The orders one leg asks for. A smart alert that flips the position is two orders: an
     exit of what is held (always allowed) and an entry for the new side (fully guarded)."""
     held = positions.get((leg.exchange, leg.symbol, leg.product), 0)
     if not isinstance(leg, SmartAlert):
-        return [_intent(strategy, leg, execution_type, held, index)]
+        return [_intent(strategy, leg, execution_type, held, index, sized.get(index))]
     target = leg.position_size
     if target == held:
         raise WebhookError(422, f"legs.{index}: position already at {target}")
@@ -232,7 +271,7 @@ def _intents(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
 
 
 def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType, held: int,
-            index: int) -> OrderIntent:
+            index: int, sized: int | str | None) -> OrderIntent:
     if execution_type is ExecutionType.EXIT:
         if held == 0:
             raise WebhookError(422, f"legs.{index}: the strategy holds no {leg.symbol} to exit")
@@ -242,7 +281,13 @@ def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType, held: i
         if leg.action is None:
             raise WebhookError(422, f"legs.{index}.action: required for entries")
         side = Side(leg.action)
-        quantity = leg.quantity or _sized_quantity(strategy, index)
+        if isinstance(sized, str):  # recorded and denied, so the trader sees why
+            return replace(_order(strategy, leg, side, 1, execution_type),
+                           extra={SIZING_DENIAL: sized})
+        wanted = leg.quantity or sized
+        if not wanted:
+            raise WebhookError(422, f"legs.{index}.quantity: required")
+        quantity = wanted
     return _order(strategy, leg, side, quantity, execution_type)
 
 
@@ -259,16 +304,6 @@ def _order(strategy: Strategy, leg: Leg, side: Side, quantity: int,
         origin=Origin.WEBHOOK, execution_type=execution_type, strategy_id=strategy.id,
         strategy_label=strategy.name, position_guards=strategy.position_guards,
         allow_amo=strategy.allow_amo)
-
-
-def _sized_quantity(strategy: Strategy, index: int) -> int:
-    settings = strategy.settings or {}
-    if settings.get("sizing", SizingMode.FIXED_QUANTITY.value) == SizingMode.FIXED_QUANTITY.value:
-        value = settings.get("sizing_value")
-        if value:
-            return int(Decimal(str(value)))
-    raise WebhookError(422, f"legs.{index}.quantity: required (the strategy has no fixed "
-                            "quantity sizing)")
 
 
 def _with_account(intent: OrderIntent, account_id: int) -> OrderIntent:

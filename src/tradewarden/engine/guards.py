@@ -19,6 +19,7 @@ from tradewarden.brokers.instruments import InstrumentMaster
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import ExecutionType, Order, OrderType, Side, Variety
 from tradewarden.domain.reasons import ReasonCode
+from tradewarden.domain.sizing import SIZING_DENIAL
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.strategy_risk import PnlLookup, PriceLookup, StrategyRisk
 from tradewarden.store.order_queries import net_quantities
@@ -133,6 +134,9 @@ class Guards:
     # --- validation ---------------------------------------------------------------------
 
     def validation(self, order: Order) -> Denial | None:
+        sizing = order.extra.get(SIZING_DENIAL)
+        if isinstance(sizing, str):
+            return _deny(ReasonCode.RISK_BLOCKED, sizing)
         instrument = self.master.resolve(InstrumentKey(order.exchange, order.symbol))
         if instrument is None:
             return _deny(ReasonCode.VALIDATION_FAILED,

@@ -165,6 +165,19 @@ class TradeManager:
     def last_price(self, symbol: str) -> Decimal | None:
         return self.prices.get(symbol)
 
+    async def price_of(self, account_id: int, key: InstrumentKey) -> Decimal | None:
+        """The last price we know, else one quote from the account's broker (for sizing)."""
+        known = self.prices.get(f"{key.exchange}:{key.symbol}")
+        if known is not None:
+            return known
+        try:
+            quotes = await self.accounts.adapter(account_id).quotes([key])
+        except Exception as exc:
+            log.info("no quote for %s: %s", key, exc)
+            return None
+        quote = quotes.get(key)
+        return quote.last_price if quote is not None else None
+
     def _feed(self, account_id: int) -> PriceFeed:
         feed = self._feeds.get(account_id)
         if feed is None:
