@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,9 +35,18 @@ from tradewarden.services import Services
 log = logging.getLogger(__name__)
 
 
+class Extra(Protocol):
+    """Something that runs alongside the engine for the app's lifetime (the demo driver)."""
+
+    async def start(self, services: Services) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 def create_app(settings: Settings, brokers: BrokerSetup | None = None,
-               engine_settings: EngineSettings | None = None) -> FastAPI:
-    """Build the app; its lifespan opens the database and runs the engine."""
+               engine_settings: EngineSettings | None = None,
+               extras: Sequence[Extra] = ()) -> FastAPI:
+    """Build the app; its lifespan opens the database and runs the engine (and ``extras``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,8 +54,12 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
         app.state.services = services
         try:
             await services.start()
+            for extra in extras:
+                await extra.start(services)
             yield
         finally:
+            for extra in reversed(extras):
+                await extra.stop()
             await services.stop()
 
     app = FastAPI(title="Tradewarden", version=__version__, lifespan=lifespan,

@@ -96,7 +96,7 @@ async def create(body: StrategyIn, request: Request, caller: CallerDep,
             row = Strategies(session, caller.user_id).create(
                 name=body.name, account_id=body.account_id, mode=body.mode.value,
                 position_guards=body.position_guards, allow_amo=body.allow_amo,
-                settings=body.settings.model_dump(mode="json", exclude_none=True))
+                settings=body.settings.model_dump(mode="json", exclude_defaults=True))
             return _out(row, request)
 
     try:
@@ -143,7 +143,7 @@ async def patch(strategy_id: StrategyId, body: StrategyPatch, request: Request, 
             if body.mode is not None:
                 row.mode = body.mode.value
             if body.settings is not None:
-                row.settings = body.settings.model_dump(mode="json", exclude_none=True)
+                row.settings = body.settings.model_dump(mode="json", exclude_defaults=True)
             if body.rotate_secret:
                 row.webhook_secret = new_webhook_secret()
             row.updated_at = datetime.now(UTC)

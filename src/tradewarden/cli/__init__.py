@@ -10,6 +10,7 @@ from collections.abc import Sequence
 # Modules that each expose ``register(subparsers)``; order is the order shown in --help.
 _COMMAND_MODULES = (
     "tradewarden.cli.run",
+    "tradewarden.cli.demo",
     "tradewarden.cli.db",
     "tradewarden.cli.users",
     "tradewarden.cli.orders",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
 
-from tradewarden.api.app import create_app
+from tradewarden.api.app import Extra, create_app
 from tradewarden.bootstrap import BootstrapError, ensure_first_start
+from tradewarden.broker_setup import BrokerSetup
 from tradewarden.cli import CliError
 from tradewarden.cli.common import (
     add_database_options,
@@ -17,6 +19,7 @@ from tradewarden.cli.common import (
     open_database,
     settings_from,
 )
+from tradewarden.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,13 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     settings = settings_from(args, host=args.host, port=args.port, paper_url=args.paper_url)
+    serve(settings)
+    return 0
+
+
+def serve(settings: Settings, brokers: BrokerSetup | None = None,
+          extras: Sequence[Extra] = ()) -> None:
+    """First-start bootstrap, then the service until Ctrl-C / SIGTERM."""
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
@@ -53,6 +63,5 @@ def _run(args: argparse.Namespace) -> int:
             print("Admin API key: taken from TRADEWARDEN_ADMIN_API_KEY.", flush=True)
     log.info("listening on http://%s:%s (database %s)", settings.host, settings.port,
              settings.resolved_database_url.split("@")[-1])
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower(), lifespan="on")
-    return 0
+    uvicorn.run(create_app(settings, brokers, extras=extras), host=settings.host,
+                port=settings.port, log_level=settings.log_level.lower(), lifespan="on")
