@@ -26,6 +26,7 @@ class Stack:
     broker_port: int = field(default_factory=free_port)
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    clock: str = "open"
     broker: subprocess.Popen[str] | None = None
     service: subprocess.Popen[str] | None = None
 
@@ -39,7 +40,7 @@ class Stack:
 
     def start_broker(self) -> None:
         self.broker = spawn("paper-broker", "serve", "--port", str(self.broker_port),
-                            "--state", str(self.workdir / "paper.db"), "--clock", "open",
+                            "--state", str(self.workdir / "paper.db"), "--clock", self.clock,
                             cwd=self.workdir, log=self.workdir / "paper-broker.log")
         wait_http_ok(f"{self.broker_url}/control/orders", self.broker)
 

@@ -164,3 +164,33 @@ def test_database_outage_exits_still_placed_and_state_written_after(
         assert restored["trailing_level"] == "1597.00"
     finally:
         stack.stop()
+
+
+def test_a_denied_exit_is_retried_until_it_goes_through(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, env=FAST_ENV, clock="manual")
+    stack.start_broker()
+    stack.control("clock", {"session": "open"})
+    stack.start_service()
+    try:
+        trading = Trading(stack)
+        strategy = trading.strategy("retry-exit", stop_loss={"kind": "points", "value": 5})
+        trading.prices(KOTAKBANK=1800)
+        trade_id = _open(trading, strategy, "KOTAKBANK", 2)
+
+        stack.control("clock", {"session": "closed"})
+        trading.prices(KOTAKBANK=1790)  # the stop fires, but the market is closed
+        refused = wait_for(lambda: [o for o in stack.our_orders() if o["origin"] == "trade_exit"
+                                    and o["status"] in ("denied", "rejected")],
+                           "the exit to be refused")
+        assert len(refused) >= 1
+        live = trading.live(trade_id)
+        assert live is not None and live["status"] == "exiting"  # not forgotten
+        assert "retrying the exit" in (tmp_path / "tradewarden.log").read_text()
+
+        stack.control("clock", {"session": "open"})
+        closed = trading.closed(trade_id, timeout=60)
+        assert closed["exit_reason"] == "stop_loss"
+        sells = trading.exits_at_broker("KOTAKBANK", "SELL")
+        assert [o["filled_quantity"] for o in sells if o["filled_quantity"]] == [2]  # sold once
+    finally:
+        stack.stop()

@@ -102,6 +102,8 @@ class Trade:
     realised_pnl: Decimal = ZERO
     closed_at: datetime | None = None
     version: int = 1
+    booked_strategy_id: int | None = None  # where the entry's orders are booked (see exits)
+    booked_label: str | None = None
 
     @property
     def key(self) -> str:

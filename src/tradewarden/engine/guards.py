@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tradewarden.brokers.base import MarketSession, SessionName
 from tradewarden.brokers.instruments import InstrumentMaster
 from tradewarden.domain.instruments import InstrumentKey
-from tradewarden.domain.orders import ExecutionType, Order, OrderType, Side, Variety
+from tradewarden.domain.orders import ExecutionType, Order, OrderType, Origin, Side, Variety
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.sizing import SIZING_DENIAL
 from tradewarden.domain.statuses import OrderStatus
@@ -202,7 +202,9 @@ class Guards:
         if order.extra.get("duplicate_idempotency_key"):
             return _deny(ReasonCode.DUPLICATE_BLOCKED,
                          "an order with this idempotency key already exists")
-        if self._recent is not None:
+        if order.origin is Origin.TRADE_EXIT:
+            pass  # an exit (or its retry) decided by the trade engine is not a new signal
+        elif self._recent is not None:
             earlier = [other for other in self._recent.get(self._signature(order), ())
                        if other < order.id and other not in siblings
                        and other not in self._denied_here]

@@ -105,8 +105,25 @@ class StrategyRisk:
         if price is None:
             return None  # no price to value the entry with; the broker's margin check decides
         needed = price * order.quantity
-        in_use = trade_store.funds_in_use(self.session, strategy.id)
+        in_use = trade_store.funds_in_use(self.session, strategy.id) + self._working_entries(
+            order, strategy.id)
         if in_use + needed > allocated:
             return (f"funds not allocated: {needed:.2f} needed, {in_use:.2f} of strategy "
                     f"{strategy.name}'s {allocated:.2f} already in use")
         return None
+
+    def _working_entries(self, order: Order, strategy_id: int) -> Decimal:
+        """Value of the strategy's other entry orders still waiting for fills (what is
+        filled already is in its trades)."""
+        rows = self.session.execute(select(
+            OrderRow.exchange, OrderRow.symbol, OrderRow.price, OrderRow.trigger_price,
+            OrderRow.quantity - OrderRow.filled_quantity,
+        ).where(OrderRow.strategy_id == strategy_id, OrderRow.id != order.id,
+                OrderRow.execution_type == ExecutionType.ENTRY.value,
+                OrderRow.status.in_(_WORKING)))
+        total = ZERO
+        for exchange, symbol, price, trigger, remaining in rows:
+            value = price or trigger or self.prices(f"{exchange}:{symbol}")
+            if value is not None and remaining > 0:
+                total += value * remaining
+        return total

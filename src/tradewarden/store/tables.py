@@ -305,6 +305,10 @@ class TradeRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
     strategy_id: Mapped[int | None] = mapped_column(ForeignKey("strategies.id"))
+    # the strategy / label the entry's orders are booked under (exits are booked there too,
+    # so strategy positions stay right after a transfer)
+    booked_strategy_id: Mapped[int | None] = mapped_column(Integer)
+    booked_label: Mapped[str | None] = mapped_column(String(64))
     exchange: Mapped[str] = mapped_column(String(8))
     symbol: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(8))  # long, short

@@ -33,7 +33,8 @@ def trade_from_row(row: Row[Any] | Any) -> Trade:
         exit_reason=ExitReason(row.exit_reason) if row.exit_reason else None,
         exit_order_id=row.exit_order_id, exited_quantity=row.exited_quantity,
         exit_value=row.exit_value, exit_price=row.exit_price, realised_pnl=row.realised_pnl,
-        closed_at=row.closed_at, version=row.version)
+        closed_at=row.closed_at, version=row.version,
+        booked_strategy_id=row.booked_strategy_id, booked_label=row.booked_label)
 
 
 def trade_values(trade: Trade) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def trade_values(trade: Trade) -> dict[str, Any]:
         "exit_value": trade.exit_value, "exit_price": trade.exit_price,
         "realised_pnl": trade.realised_pnl, "opened_at": trade.opened_at,
         "updated_at": trade.updated_at, "closed_at": trade.closed_at, "version": trade.version,
+        "booked_strategy_id": trade.booked_strategy_id, "booked_label": trade.booked_label,
     }
 
 

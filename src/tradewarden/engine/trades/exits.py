@@ -54,7 +54,8 @@ class ExitSender:
             account_id=trade.account_id, exchange=trade.exchange, symbol=trade.symbol,
             side=trade.side.exit_side, quantity=quantity, order_type=OrderType.MARKET,
             product=Product(trade.product), origin=Origin.TRADE_EXIT,
-            execution_type=ExecutionType.EXIT, strategy_id=trade.strategy_id,
+            execution_type=ExecutionType.EXIT, strategy_id=trade.booked_strategy_id,
+            strategy_label=trade.booked_label,
             position_guards=False, allow_amo=False,
             extra={TRADE_ID: trade.id, EXIT_REASON: reason.value})
 

@@ -109,6 +109,7 @@ class TradeManager:
         self._strategies: dict[int, StrategySettings] = {}
         self._exiting: dict[int, asyncio.Task[None]] = {}
         self._retry_due: dict[int, tuple[float, int, ExitReason]] = {}  # trade → (at, n, why)
+        self._failed_exits: dict[int, str] = {}  # trade → the last exit order retried after
         self._day = ist_day(clock())
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -245,9 +246,10 @@ class TradeManager:
         else:
             self.trades[trade.id] = trade
             self.engine.remove(trade.id)
-            if exit_order_dead and trade.open_quantity > 0 and trade.id not in self._exiting:
-                self._schedule_retry(trade, trade.exit_reason or ExitReason.MANUAL_EXIT,
-                                     "the exit order did not complete")
+            if exit_order_dead and trade.open_quantity > 0 and trade.exit_order_id:
+                self._exit_failed(trade, trade.exit_order_id,
+                                  trade.exit_reason or ExitReason.MANUAL_EXIT,
+                                  "the exit order did not complete")
         if trade.strategy_id is not None and not self.portfolios.knows(trade.strategy_id):
             self._spawn(self.reload_strategy(trade.strategy_id))
         self._rebuild_portfolio(trade.strategy_id)
@@ -256,10 +258,13 @@ class TradeManager:
         self.engine.remove(trade.id)
         self.trades.pop(trade.id, None)
         self._retry_due.pop(trade.id, None)
+        self._failed_exits.pop(trade.id, None)
         subscribed = self._subscribed.pop(trade.id, None)
         if subscribed is not None:
             account_id, key = subscribed
             self._feed(account_id).unsubscribe(key)
+        if all(other.key != trade.key for other in self.trades.values()):
+            self.prices.pop(trade.key, None)  # no longer watched: the price would go stale
         if trade.strategy_id is not None and self.portfolios.knows(trade.strategy_id):
             self._rebuild_portfolio(trade.strategy_id)
             self._spawn(self._reload_realised(trade.strategy_id))
@@ -300,7 +305,8 @@ class TradeManager:
                      trade.key, trade.strategy_id, quantity, reason.value)
             outcome = await self.exits.send(trade, reason, quantity)
             if outcome.denied:
-                self._schedule_retry(trade, reason, f"exit denied: {outcome.reason}")
+                self._exit_failed(trade, outcome.order_id, reason,
+                                  f"exit denied: {outcome.reason}")
         except Exception as exc:
             log.exception("trade %s: exit failed", trade.id)
             self._schedule_retry(trade, reason, f"exit could not be sent: {exc}")
@@ -317,6 +323,13 @@ class TradeManager:
                 await self.actions.cancel(entry, by=CancelledBy.SYSTEM)
         except Exception as exc:
             log.warning("trade %s: the entry order's rest was not cancelled: %s", trade.id, exc)
+
+    def _exit_failed(self, trade: Trade, order_id: str, reason: ExitReason, why: str) -> None:
+        """An exit order ended without getting the trade out: retry (once per order)."""
+        if self._failed_exits.get(trade.id) == order_id:
+            return  # already handled (seen both in the answer and on the bus)
+        self._failed_exits[trade.id] = order_id
+        self._schedule_retry(trade, reason, why)
 
     def _schedule_retry(self, trade: Trade, reason: ExitReason, why: str) -> None:
         _, attempts, _ = self._retry_due.get(trade.id, (0.0, 0, reason))

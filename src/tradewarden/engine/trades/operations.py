@@ -11,7 +11,8 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tradewarden.domain.orders import ExecutionType, Origin
+from tradewarden.domain.instruments import InstrumentKey
+from tradewarden.domain.orders import ExecutionType, Order, Origin
 from tradewarden.domain.strategy import Level, StrategySettings
 from tradewarden.domain.trades import (
     ExitReason,
@@ -64,6 +65,9 @@ class TradeOperations:
             raise TradeError("give at least one of stop_loss, target, trailing_stop")
         settings = StrategySettings(stop_loss=stop_loss, target=target,
                                     trailing_stop=trailing_stop)
+        order = await self.db.run(self._read_order, user_id, order_id)
+        last = await self.manager.price_of(order.account_id,
+                                           InstrumentKey(order.exchange, order.symbol))
 
         def write() -> Trade:
             with self.db.transaction() as session:
@@ -79,7 +83,6 @@ class TradeOperations:
                 if store.trade_for_entry(session, order_id) is not None:
                     raise TradeConflict(f"order {order_id} already has a trade")
                 trade = self.recorder.open_from_order(order, settings)
-                last = self.manager.last_price(trade.key)
                 check_levels(trade.side, last, trade.stop_loss, trade.target)
                 store.insert_trade(session, trade)
                 return trade
@@ -95,6 +98,10 @@ class TradeOperations:
                      target: object = UNCHANGED, trailing_stop: object = UNCHANGED) -> Trade:
         """Change an active trade's levels (``None`` removes one)."""
         known = self.manager.trades.get(trade_id)
+        last = None
+        if known is not None and known.user_id == user_id:
+            last = await self.manager.price_of(known.account_id,
+                                               InstrumentKey(known.exchange, known.symbol))
         live_best = None
         if known is not None and trade_id in self.manager.engine:
             live_best = Decimal(repr(self.manager.engine.trail_state(trade_id)[0]))
@@ -116,8 +123,7 @@ class TradeOperations:
                 trade.best_price = best
                 trade.trailing_level = (trailing_level_of(best, trade.trailing_stop, trade.side)
                                         if trade.trailing_stop else None)
-                check_levels(trade.side, self.manager.last_price(trade.key), trade.stop_loss,
-                             trade.target)
+                check_levels(trade.side, last, trade.stop_loss, trade.target)
                 trade.updated_at = self.manager.now()
                 store.save_trade(session, trade)
                 return trade
@@ -206,6 +212,13 @@ class TradeOperations:
         if trade is None:
             raise TradeNotFound(f"trade {trade_id} not found")
         return trade
+
+    def _read_order(self, user_id: int, order_id: str) -> Order:
+        with self.db.read() as session:
+            order = load_order(session, order_id, user_id)
+        if order is None:
+            raise TradeNotFound(f"order {order_id} not found")
+        return order
 
     def _read_owned(self, user_id: int, trade_id: int) -> Trade:
         with self.db.read() as session:

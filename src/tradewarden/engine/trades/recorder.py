@@ -112,7 +112,8 @@ class TradeRecorder:
             side=side, product=order.product.value, quantity=order.filled_quantity,
             entry_order_id=order.id, entry_price=entry, opened_at=now, updated_at=now,
             stop_loss=stop, target=target, trailing_stop=trail, best_price=entry,
-            trailing_level=trailing_level_of(entry, trail, side) if trail else None)
+            trailing_level=trailing_level_of(entry, trail, side) if trail else None,
+            booked_strategy_id=order.strategy_id, booked_label=order.strategy_label)
 
     # --- exits --------------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ INF = math.inf
 SERIALS = itertools.count()
 """Unique heap-entry serials: entries never compare their payloads, and stale ones show."""
 
+SLACK = 32
+"""A heap is rebuilt once it holds more than ``2 * live + SLACK`` entries (half are stale)."""
+
 Fired = dict[Tracked, tuple[ExitReason, float]]
 """Trades crossed by one tick, with the reason and book-space level that will be reported."""
 
@@ -70,7 +73,7 @@ class SideBook:
                 self._dirty.add(group)
             else:
                 fresh[best] = group
-                if len(fresh) > 2 * self.count + 32:
+                if len(fresh) > 2 * self.count + SLACK:
                     self._fresh = {b: g for b, g in fresh.items() if g.live and g.best == b}
         self.tidy()
 
@@ -131,7 +134,7 @@ class SideBook:
                 if group.live:
                     self._relevel(group)
             self._stale.clear()
-        limit = 2 * self.count + 32
+        limit = 2 * self.count + SLACK
         stops, targets, bests, levels = self.stops, self.targets, self.bests, self.levels
         if len(stops) > limit:
             self.stops = stops = _rebuilt(stops, _trade_alive)
@@ -175,7 +178,7 @@ class SideBook:
             group.best = price
             heapreplace(bests, (price, serial, group))
             self._dirty.add(group)
-            self._relevel(group)
+            self._relevel(group, group.cached_level())
             return False
         raised: list[TrailGroup] = []
         while bests and bests[0][0] < price:
@@ -206,9 +209,12 @@ class SideBook:
         heappush(self.bests, (group.best, serial, group))
         self._relevel(group)
 
-    def _relevel(self, group: TrailGroup) -> None:
-        """Recompute a group's level; give it a fresh level entry if the level changed."""
-        level = group.current_level()
+    def _relevel(self, group: TrailGroup, level: float | None = None) -> None:
+        """Recompute a group's level; give it a fresh level entry if the level changed.
+
+        ``level`` may be passed when the group's member heaps are known to be clean."""
+        if level is None:
+            level = group.current_level()
         current = group.level_serial
         if level == group.level and (current != -1 or level == NO_LEVEL):
             return

@@ -15,6 +15,9 @@ from __future__ import annotations
 import math
 from heapq import heapify, heappop, heappush
 
+SLACK = 8
+"""A group's member heaps are rebuilt once they hold more than ``2 * live + SLACK`` entries."""
+
 NO_LEVEL = -math.inf
 """Level of a group without trailing members: no price reaches it."""
 
@@ -66,10 +69,12 @@ class TrailGroup:
 
     ``live`` counts members still alive. ``best_serial`` and ``level_serial`` name the one valid
     entry of this group in its book's best and level heaps (``-1``: none), so stale entries are
-    recognised in O(1) and dropped lazily.
+    recognised in O(1) and dropped lazily. ``gap`` and ``factor`` cache the first-to-fire
+    members' distance and percent factor, as of the last :meth:`current_level`.
     """
 
-    __slots__ = ("best", "best_serial", "level", "level_serial", "live", "percents", "points")
+    __slots__ = ("best", "best_serial", "factor", "gap", "level", "level_serial", "live",
+                 "percents", "points")
 
     def __init__(self, best: float) -> None:
         self.best = best
@@ -79,6 +84,8 @@ class TrailGroup:
         self.level = NO_LEVEL
         self.best_serial = -1
         self.level_serial = -1
+        self.gap = math.inf
+        self.factor: float | None = None
 
     def join(self, trade: Tracked) -> None:
         """Add a trade to this group."""
@@ -114,16 +121,24 @@ class TrailGroup:
     def current_level(self) -> float:
         """Drop dead members from the heap tops and return the group's trigger level."""
         points, percents = self.points, self.percents
-        if len(points) + len(percents) > 2 * self.live + 8:
+        if len(points) + len(percents) > 2 * self.live + SLACK:
             self.points = points = _alive(points)
             self.percents = percents = _alive(percents)
         while points and not points[0][2].alive:
             heappop(points)
         while percents and not percents[0][2].alive:
             heappop(percents)
-        level = self.best - points[0][0] if points else NO_LEVEL
-        if percents:
-            level = max(level, self.best * percents[0][2].factor)
+        self.gap = points[0][0] if points else math.inf
+        self.factor = percents[0][2].factor if percents else None
+        return self.cached_level()
+
+    def cached_level(self) -> float:
+        """The trigger level at the current best, from the cached first-to-fire members."""
+        level = self.best - self.gap
+        if self.factor is not None:
+            by_percent = self.best * self.factor
+            if by_percent > level:
+                return by_percent
         return level
 
     def fire(self, price: float, fired: list[tuple[Tracked, float]]) -> None:

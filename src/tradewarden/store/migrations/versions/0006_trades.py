@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("strategy_id", sa.Integer(), nullable=True),
+        sa.Column("booked_strategy_id", sa.Integer(), nullable=True),
+        sa.Column("booked_label", sa.String(length=64), nullable=True),
         sa.Column("exchange", sa.String(length=8), nullable=False),
         sa.Column("symbol", sa.String(length=64), nullable=False),
         sa.Column("side", sa.String(length=8), nullable=False),
