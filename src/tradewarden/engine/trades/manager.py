@@ -266,6 +266,9 @@ class TradeManager:
         if all(other.key != trade.key for other in self.trades.values()):
             self.prices.pop(trade.key, None)  # no longer watched: the price would go stale
         if trade.strategy_id is not None and self.portfolios.knows(trade.strategy_id):
+            # count the closed trade's P&L at once (the exact total is reloaded below), so
+            # the daily loss limit never sees its loss vanish in between
+            self.portfolios.add_realised(trade.strategy_id, trade.realised_pnl)
             self._rebuild_portfolio(trade.strategy_id)
             self._spawn(self._reload_realised(trade.strategy_id))
 

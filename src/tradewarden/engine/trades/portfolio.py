@@ -88,6 +88,9 @@ class Portfolios:
             book.cost[trade.key] = book.cost.get(trade.key, ZERO) + trade.entry_price * quantity
             self._holders.setdefault(trade.key, set()).add(strategy_id)
 
+    def add_realised(self, strategy_id: int, amount: Decimal) -> None:
+        self._books[strategy_id].realised += amount
+
     def set_realised(self, strategy_id: int, realised: Decimal) -> None:
         self._books[strategy_id].realised = realised
 
