@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.crash.harness import Stack
+from tests.notify.sinks import JsonSink
 from tests.trades.harness import FAST_ENV, Trading, wait_for
 
 pytestmark = pytest.mark.slow
@@ -133,3 +134,29 @@ def test_entries_sized_by_value_and_denied_when_the_allocation_does_not_fit(
     assert denied["status"] == "denied"
     assert denied["reason_code"] == "risk_blocked"
     assert "funds not allocated" in str(denied["reason"])
+
+
+def test_trade_and_portfolio_notifications_reach_a_channel(trading: Trading) -> None:
+    sink = JsonSink().start()
+    try:
+        made = trading.http.post("/api/v1/notifications/channels",
+                                 json={"name": "trades-sink", "url": sink.url})
+        assert made.status_code in (200, 201), made.text
+        strategy = trading.strategy("notified", stop_loss={"kind": "points", "value": 10},
+                                    portfolio_stop_loss={"kind": "amount", "value": "30"})
+        trading.prices(POWERGRID=300)
+        trade = _open(trading, strategy, "POWERGRID", "BUY", 5)
+        trading.prices(POWERGRID=293)  # -35: the portfolio stop (30) before the trade's (290)
+        closed = trading.closed(int(trade["trade_id"]))
+        assert closed["exit_reason"] == "portfolio_stop_loss"
+
+        def seen(*words: str) -> bool:
+            return any(all(w in line for w in words) for line in sink.lines())
+
+        sink.wait_for(lambda: seen("Trade opened", "POWERGRID")
+                      and seen("Trade closed", "POWERGRID", "portfolio stop loss")
+                      and seen("Portfolio", "notified"))
+        opened = [line for line in sink.lines() if "Trade opened" in line]
+        assert len(opened) == 1 and "300" in opened[0]
+    finally:
+        sink.stop()

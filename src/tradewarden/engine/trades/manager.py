@@ -36,6 +36,7 @@ from tradewarden.engine.executor import Executor
 from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import AppliedEvent, Ledger
 from tradewarden.engine.price_feed import PriceFeed
+from tradewarden.engine.trades import notices
 from tradewarden.engine.trades.exits import ExitSender
 from tradewarden.engine.trades.portfolio import PortfolioLimits, Portfolios
 from tradewarden.engine.trades.recorder import TRADE_ID
@@ -48,10 +49,6 @@ from tradewarden.store.tables import Strategy
 
 log = logging.getLogger(__name__)
 IST = ZoneInfo("Asia/Kolkata")
-
-#: Receives alerts for the trader: (user id, severity, text).
-AlertSink = Callable[[int | None, str, str], None]
-
 
 @dataclass(frozen=True, slots=True)
 class TradeSettings:
@@ -103,7 +100,6 @@ class TradeManager:
         self.exits = ExitSender(intake, executor, self.writer)
         self.trades: dict[int, Trade] = {}  # active and exiting
         self.prices: dict[str, Decimal] = {}
-        self.alert: AlertSink = lambda user, severity, text: None
         self._feeds: dict[int, PriceFeed] = {}
         self._subscribed: dict[int, tuple[int, InstrumentKey]] = {}  # trade → (account, key)
         self._strategies: dict[int, StrategySettings] = {}
@@ -137,6 +133,15 @@ class TradeManager:
             await feed.stop()
         self._feeds.clear()
         await self.writer.stop()
+
+    def alert(self, user_id: int | None, severity: str, text: str) -> None:
+        """A system alert for the trader, queued in order with the other state writes (so it
+        also waits out a database outage)."""
+        def write(session: Session) -> list[AppliedEvent]:
+            notices.system_alert(session, user_id, severity, text)
+            return []
+
+        self.writer.submit(write, urgent=True)
 
     def now(self) -> datetime:
         return self._clock()
@@ -406,11 +411,15 @@ class TradeManager:
                 f"exiting {len(victims)} trade(s), new entries blocked for today")
         log.warning("%s", text)
         user = victims[0].user_id if victims else None
-        self.alert(user, "warning", text)
         day, peak, now = self._day, self.portfolios.peak(strategy_id), self._clock()
+        threshold = self.portfolios.threshold(strategy_id, reason)
 
         def record(session: Session) -> list[AppliedEvent]:
             store.record_portfolio_state(session, strategy_id, day, peak, reason, now)
+            owner = user if user is not None else _owner(session, strategy_id)
+            if owner is not None:
+                notices.portfolio_hit(session, owner, strategy_id, reason, pnl, threshold,
+                                      len(victims), day.isoformat())
             return []
 
         self.writer.submit(record, urgent=True)
@@ -463,6 +472,11 @@ class TradeManager:
         now = self._clock()
         for trade in due_for_square_off(list(self.trades.values()), self._strategies, now):
             self.exit(trade, ExitReason.SQUARE_OFF)
+
+
+def _owner(session: Session, strategy_id: int) -> int | None:
+    row = session.get(Strategy, strategy_id)
+    return row.user_id if row is not None else None
 
 
 def _money(value: float | None) -> Decimal | None:

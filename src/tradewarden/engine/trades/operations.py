@@ -22,6 +22,7 @@ from tradewarden.domain.trades import (
     check_levels,
     trailing_level_of,
 )
+from tradewarden.engine.trades import notices
 from tradewarden.engine.trades.manager import TradeManager
 from tradewarden.engine.trades.recorder import TradeRecorder
 from tradewarden.store import trades as store
@@ -85,6 +86,7 @@ class TradeOperations:
                 trade = self.recorder.open_from_order(order, settings)
                 check_levels(trade.side, last, trade.stop_loss, trade.target)
                 store.insert_trade(session, trade)
+                notices.trade_opened(session, trade)
                 return trade
 
         try:

@@ -135,6 +135,13 @@ class Portfolios:
         book.hit = reason
         return reason
 
+    def threshold(self, strategy_id: int, reason: ExitReason) -> Decimal | None:
+        """The amount of the limit behind ``reason`` (for messages)."""
+        limits = self._books[strategy_id].limits
+        return {ExitReason.PORTFOLIO_STOP_LOSS: limits.stop_loss,
+                ExitReason.PORTFOLIO_TARGET: limits.target,
+                ExitReason.PORTFOLIO_TRAILING_STOP: limits.trailing}.get(reason)
+
     def is_hit(self, strategy_id: int) -> bool:
         book = self._books.get(strategy_id)
         return book is not None and book.hit is not None

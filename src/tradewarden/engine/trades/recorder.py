@@ -38,6 +38,7 @@ from tradewarden.domain.trades import (
     trailing_level_of,
 )
 from tradewarden.engine.ledger import AppliedEvent
+from tradewarden.engine.trades import notices
 from tradewarden.store import trades as store
 from tradewarden.store.tables import Strategy
 
@@ -83,6 +84,7 @@ class TradeRecorder:
             log.warning("order %s filled but no trade opened: %s", order.id, exc)
             return
         store.insert_trade(session, opened)
+        notices.trade_opened(session, opened)
 
     @staticmethod
     def _strategy_risk(session: Session, order: Order) -> StrategySettings | None:
@@ -143,6 +145,7 @@ class TradeRecorder:
             if trade.open_quantity <= 0 and trade.status is not TradeStatus.CLOSED:
                 trade.status = TradeStatus.CLOSED
                 trade.closed_at = now
+                notices.trade_exited(session, trade)
         trade.updated_at = now
         store.save_trade(session, trade)
 

@@ -23,6 +23,7 @@ from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import ExitReason, Trade, TradeStatus
 from tradewarden.engine.holdings import broker_quantities
+from tradewarden.engine.trades import notices
 from tradewarden.store import trades as store
 from tradewarden.store.db import Database
 from tradewarden.store.order_mapping import load_order
@@ -77,10 +78,6 @@ async def restore(manager: TradeManager) -> None:
     gone = await _closed_outside(manager, snapshot.trades)
     if gone:
         await db.run(_close_outside, db, gone, manager.now())
-        for trade in gone:
-            manager.alert(trade.user_id, "warning",
-                          f"Trade {trade.id} {trade.key} ({trade.side.value} "
-                          f"{trade.open_quantity}) was closed outside Tradewarden")
     closed = {t.id for t in gone}
     for trade in snapshot.trades:
         if trade.id not in closed:
@@ -127,3 +124,4 @@ def _close_outside(db: Database, trades: list[Trade], now: datetime) -> None:
             current.exit_reason = ExitReason.CLOSED_OUTSIDE
             current.closed_at = current.updated_at = now
             store.save_trade(session, current)
+            notices.trade_exited(session, current)
