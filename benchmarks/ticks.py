@@ -1,7 +1,7 @@
 """Tick trigger benchmark (BRIEF §8): 100 000 trades over 2 000 symbols, 2 000 000 ticks.
 
 Trades are long or short with a mix of stop-losses, targets and trailing stops (points and
-percent) placed 0.5-4 % from entry; prices follow a random walk per symbol on the 0.05 tick grid,
+percent) placed 0.5-3 % from entry; prices follow a random walk per symbol on the 0.05 tick grid,
 the symbols of successive ticks drawn at random. The same tick sequence is fed to:
 
 * a fresh :class:`TriggerEngine` through ``on_tick`` one call at a time -> ``ticks_per_s``;
@@ -10,7 +10,10 @@ the symbols of successive ticks drawn at random. The same tick sequence is fed t
   returned a trigger) and the triggers of each tick;
 * the naive per-trade loop over a fresh copy of the trades, for the first ``--naive-ticks``
   ticks -> ``naive_ticks_per_s``; its triggers must equal the engine's tick by tick
-  (``mismatched_ticks`` = 0). ``speedup`` compares both over that same prefix.
+  (``mismatched_ticks`` = 0). ``speedup`` compares both over that same prefix;
+* the naive loop again over the whole run, restricted to every 20th symbol (symbols are
+  independent), so that stops and targets, which rarely fire early, are checked as well
+  (``mismatched_ticks_full_run`` = 0).
 
 ``rss_mb`` is the process's resident memory once the engine holds every trade.
 """
@@ -55,6 +58,13 @@ class Scenario:
             self.symbol_ids.append(s)
             self.prices.append(_on_grid(walk[s]))
 
+    def only(self, symbol_ids: set[int]) -> Iterator[tuple[int, str, float]]:
+        """(tick index, symbol, price) of the ticks of the given symbols."""
+        names = self.names
+        for index, (s, price) in enumerate(zip(self.symbol_ids, self.prices, strict=True)):
+            if s in symbol_ids:
+                yield index, names[s], price
+
     def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[list[Tick]]:
         """The ticks ``start:stop`` as lists of (symbol, price), ``CHUNK`` at a time."""
         stop = len(self.prices) if stop is None else stop
@@ -80,8 +90,8 @@ def _random_trade(rng: random.Random, trade_id: int, names: list[str],
     best = entry
     if rng.random() < 0.33:
         best = _on_grid(entry * (1 + sign * rng.uniform(0, 0.004)))
-    stop = _on_grid(entry * (1 - sign * rng.uniform(0.01, 0.04))) if rng.random() < 0.8 else None
-    target = _on_grid(entry * (1 + sign * rng.uniform(0.01, 0.05))) if rng.random() < 0.7 else None
+    stop = _on_grid(entry * (1 - sign * rng.uniform(0.005, 0.02))) if rng.random() < 0.8 else None
+    target = _on_grid(entry * (1 + sign * rng.uniform(0.007, 0.03))) if rng.random() < 0.7 else None
     trail: float | None = None
     kind: TrailKind | None = None
     roll = rng.random()
@@ -151,15 +161,14 @@ def _recorded(engine: Any, chunks: Iterator[list[Tick]]) -> tuple[float, dict[in
     return elapsed, by_tick
 
 
-def _timed(engine: Any, chunks: Iterator[list[Tick]],
-           record_until: int) -> tuple[list[int], list[int], dict[int, list[Trigger]], int]:
-    """Per-call latencies (ns) of all ticks and of firing ticks, the triggers of the first
-    ``record_until`` ticks by tick index, and the number of triggers."""
+def _timed(engine: Any,
+           chunks: Iterator[list[Tick]]) -> tuple[list[int], list[int], dict[int, list[Trigger]]]:
+    """Per-call latencies (ns) of all ticks and of firing ticks; the triggers by tick index."""
     on_tick, clock = engine.on_tick, time.perf_counter_ns
     every: list[int] = []
     firing: list[int] = []
     by_tick: dict[int, list[Trigger]] = {}
-    index = total = 0
+    index = 0
     for chunk in chunks:
         for symbol, price in chunk:
             began = clock()
@@ -168,11 +177,15 @@ def _timed(engine: Any, chunks: Iterator[list[Tick]],
             every.append(spent)
             if triggers:
                 firing.append(spent)
-                total += len(triggers)
-                if index < record_until:
-                    by_tick[index] = triggers
+                by_tick[index] = triggers
             index += 1
-    return every, firing, by_tick, total
+    return every, firing, by_tick
+
+
+def _mismatches(engine: dict[int, list[Trigger]], naive: dict[int, list[Trigger]],
+                keep: Callable[[int], bool]) -> int:
+    """Ticks (among those ``keep`` selects) whose triggers differ between the two runs."""
+    return sum(engine.get(i) != naive.get(i) for i in set(engine) | set(naive) if keep(i))
 
 
 def _quantile_us(values: list[int], q: float) -> float:
@@ -187,7 +200,7 @@ def run(trades: int, symbols: int, ticks: int, naive_ticks: int, seed: int,
     began = time.perf_counter()
     scenario = Scenario(trades, symbols, ticks, seed, volatility)
     setup_s = time.perf_counter() - began
-    naive_ticks = min(naive_ticks, ticks)
+    naive_ticks = max(1, min(naive_ticks, ticks))
     gc.collect()
     rss_before = _rss_mb()
 
@@ -206,15 +219,28 @@ def run(trades: int, symbols: int, ticks: int, naive_ticks: int, seed: int,
     del engine
 
     engine = _build(TriggerEngine, scenario.trades)
-    every, firing, engine_fired, fired_total = _timed(engine, scenario.chunks(), naive_ticks)
-    reasons = Counter(t.reason.value for fired in engine_fired.values() for t in fired)
+    full_collections = gc.get_stats()[2]["collections"]
+    every, firing, engine_fired = _timed(engine, scenario.chunks())
+    full_collections = gc.get_stats()[2]["collections"] - full_collections
+    fired = [t for triggers in engine_fired.values() for t in triggers]
     del engine
 
     naive = _build(NaiveTriggerEngine, scenario.trades)
     naive_s, naive_fired = _recorded(naive, scenario.chunks(0, naive_ticks))
     del naive
-    mismatched = sum(engine_fired.get(i) != naive_fired.get(i)
-                     for i in set(engine_fired) | set(naive_fired))
+    mismatched = _mismatches(engine_fired, naive_fired, lambda i: i < naive_ticks)
+
+    checked = set(range(0, symbols, 20))
+    names = {scenario.names[s] for s in checked}
+    naive = _build(NaiveTriggerEngine, [t for t in scenario.trades if t.symbol in names])
+    naive_fired = {}
+    for index, symbol, price in scenario.only(checked):
+        triggers = naive.on_tick(symbol, price)
+        if triggers:
+            naive_fired[index] = triggers
+    del naive
+    full_mismatched = _mismatches(engine_fired, naive_fired,
+                                  lambda i: scenario.symbol_ids[i] in checked)
 
     engine_rate = ticks / engine_s
     naive_rate = naive_ticks / naive_s
@@ -224,7 +250,8 @@ def run(trades: int, symbols: int, ticks: int, naive_ticks: int, seed: int,
         "trades": trades,
         "symbols": symbols,
         "ticks": ticks,
-        "triggers": fired_total,
+        "triggers": len(fired),
+        "triggers_by_reason": dict(sorted(Counter(t.reason.value for t in fired).items())),
         "firing_ticks": len(firing),
         "active_after": active_after,
         "ticks_per_s": round(engine_rate),
@@ -237,9 +264,12 @@ def run(trades: int, symbols: int, ticks: int, naive_ticks: int, seed: int,
         "p99_latency_us": _quantile_us(firing, 0.99),
         "max_latency_us": _quantile_us(firing, 1.0),
         "p99_all_ticks_us": _quantile_us(every, 0.99),
-        "prefix_triggers": sum(map(len, engine_fired.values())),
-        "prefix_triggers_by_reason": dict(sorted(reasons.items())),
+        "max_all_ticks_us": _quantile_us(every, 1.0),
+        "gc_full_collections": full_collections,
         "mismatched_ticks": mismatched,
+        "full_run_checked_symbols": len(checked),
+        "full_run_checked_triggers": sum(len(v) for v in naive_fired.values()),
+        "mismatched_ticks_full_run": full_mismatched,
         "adds_per_s": round(trades / add_s),
         "rss_mb": round(rss_mb, 1),
         "engine_mb": round(rss_mb - rss_before, 1),
@@ -264,5 +294,6 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
     print(f"engine {result['ticks_per_s']:,} ticks/s (batched {result['batch_ticks_per_s']:,}),"
           f" naive {result['naive_ticks_per_s']:,} ticks/s, speedup {result['speedup']}x,"
           f" p99 {result['p99_latency_us']} us over {result['triggers']:,} firing ticks,"
-          f" rss {result['rss_mb']} MB, mismatched ticks {result['mismatched_ticks']}")
+          f" rss {result['rss_mb']} MB, mismatched ticks {result['mismatched_ticks']}"
+          f" (prefix) and {result['mismatched_ticks_full_run']} (full run, every 20th symbol)")
     return result

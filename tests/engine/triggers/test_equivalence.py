@@ -3,18 +3,20 @@
 Random trades (both directions; stop, target, points and percent trails; levels on either side
 of the price, so some cross at once) are added, updated and removed between random ticks on a
 0.25 price grid (so prices land exactly on levels). After every operation both engines must
-agree on triggers, registered trades, symbols, best prices and trailing levels.
+agree on triggers, registered trades, symbols, best prices, trailing levels and drained
+changes. A last test removes the heaps' slack so that stale-entry compaction runs constantly.
 """
 
 from __future__ import annotations
 
 import random
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradewarden.engine.triggers import TradeLevels, TrailKind, TriggerEngine
+from tradewarden.engine.triggers import TradeLevels, TrailKind, TriggerEngine, book, trailing
 from tradewarden.engine.triggers.naive import NaiveTriggerEngine
 
 SYMBOLS = ("NSE:A", "NSE:B", "NSE:C")
@@ -75,7 +77,15 @@ class Pair:
             except (KeyError, ValueError) as error:
                 results.append(("error", type(error)))
         assert results[0] == results[1], (method, args)
+        self.check_heaps()
         return results[0][1]
+
+    def check_heaps(self) -> None:
+        """Stale heap entries stay bounded: at most half of any heap, plus the slack."""
+        for side_book in [*self.fast._longs, *self.fast._shorts]:
+            limit = 2 * side_book.count + book.SLACK
+            for heap in (side_book.stops, side_book.targets, side_book.bests, side_book.levels):
+                assert len(heap) <= limit
 
     def apply(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
@@ -100,8 +110,8 @@ class Pair:
                 assert self.fast.trail_state(trade_id) == self.naive.trail_state(trade_id)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(operations, max_size=120))
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operations, min_size=30, max_size=200))
 def test_engine_matches_the_naive_loop(ops: list[tuple[Any, ...]]) -> None:
     pair = Pair()
     for op in ops:
@@ -112,8 +122,21 @@ def test_engine_matches_the_naive_loop(ops: list[tuple[Any, ...]]) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32), st.integers(40, 200))
 def test_engine_matches_the_naive_loop_on_long_busy_runs(seed: int, trades: int) -> None:
-    """Many trades on two symbols and long walks: group merges, deep heaps, compaction."""
-    rng = random.Random(seed)
+    """Many trades on two symbols and long walks: group merges and deep heaps."""
+    _busy_run(random.Random(seed), trades)
+
+
+def test_heap_compaction_keeps_the_answers() -> None:
+    """With no slack, stale heap entries are compacted all the time; answers stay the same."""
+    with (mock.patch.object(book, "SLACK", 0), mock.patch.object(trailing, "SLACK", 0),
+          mock.patch.object(book, "_rebuilt", wraps=book._rebuilt) as rebuilt,
+          mock.patch.object(trailing, "_alive", wraps=trailing._alive) as alive):
+        for seed in range(12):
+            _busy_run(random.Random(seed), 60)
+    assert rebuilt.call_count > 0 and alive.call_count > 0
+
+
+def _busy_run(rng: random.Random, trades: int) -> None:
     pair = Pair()
     next_id = 0
     for _ in range(1500):

@@ -228,6 +228,8 @@ class SideBook:
             serial = next(SERIALS)
             group.level_serial = serial
             heappush(levels, (-level, serial, group))
+            if len(levels) > 2 * self.count + SLACK:  # rises below the top leave stale entries
+                self.levels = _rebuilt(levels, _level_current)
         group.level = level
 
 
