@@ -3,6 +3,7 @@ paper broker whose prices the tests set (issue 6 acceptance)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -160,3 +161,33 @@ def test_trade_and_portfolio_notifications_reach_a_channel(trading: Trading) -> 
         assert len(opened) == 1 and "300" in opened[0]
     finally:
         sink.stop()
+
+
+def test_a_position_closed_by_a_webhook_exit_is_not_exited_again(trading: Trading) -> None:
+    strategy = trading.strategy("exit-leg", stop_loss={"kind": "points", "value": 10})
+    trading.prices(ADANIPORTS=1200)
+    trade = _open(trading, strategy, "ADANIPORTS", "BUY", 6)
+    response = trading.http.post(f"/webhook/{strategy['webhook_token']}", json={
+        "secret_key": strategy["webhook_secret"], "execution_type": "exit",
+        "legs": [{"symbol": "ADANIPORTS", "exchange": "NSE", "product": "MIS"}]})
+    assert response.status_code == 200, response.text
+    closed = trading.closed(int(trade["trade_id"]))
+    assert closed["exit_reason"] == "manual_exit"  # closed by the strategy's own exit signal
+    trading.prices(ADANIPORTS=1180)  # through the old stop: nothing may be sold again
+    trading.prices(ADANIPORTS=1170)
+    time.sleep(1.5)
+    sells = trading.exits_at_broker("ADANIPORTS", "SELL")
+    assert [o["quantity"] for o in sells] == [6]
+
+
+def test_entry_fills_after_the_exit_are_exited_too(trading: Trading) -> None:
+    strategy = trading.strategy("late-fill", stop_loss={"kind": "points", "value": 10})
+    trading.price("ULTRACEMCO", 1000, volume=4)
+    leg = trading.entry(strategy, "ULTRACEMCO", "BUY", 10, "LIMIT", 1000)
+    trade = trading.trade_of(str(leg["orderid"]))
+    assert trade["quantity"] == 4  # 4 of 10 filled so far
+    trading.price("ULTRACEMCO", 985, volume=100)  # the stop fires; the entry's rest fills too
+    closed = trading.closed(int(trade["trade_id"]), timeout=60)
+    assert closed["quantity"] == 10 and closed["open_quantity"] == 0
+    positions = trading.stack.control_get("positions", account="paper-1")
+    assert sum(int(p["quantity"]) for p in positions if p["symbol"] == "ULTRACEMCO") == 0

@@ -6,11 +6,9 @@ errors are 422 with the field and write nothing; another user's channel or notif
 
 from __future__ import annotations
 
-from datetime import datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tradewarden.api.deps import CallerDep, ServicesDep
 from tradewarden.notify.channels import scheme_of, validate_url
@@ -19,118 +17,24 @@ from tradewarden.notify.messages import render
 from tradewarden.notify.outbox import STATUSES
 from tradewarden.notify.preferences import ChannelInfo
 from tradewarden.notify.repository import NameTaken, NotificationStore, NotResendable
+from tradewarden.notify.schemas import (
+    ChannelCheckOut,
+    ChannelIn,
+    ChannelOut,
+    ChannelPatch,
+    EventPreference,
+    OutboxOut,
+    PreferencesIn,
+    PreferencesOut,
+    RateLimitIn,
+    RateLimitOut,
+    TestIn,
+    TestOut,
+)
 from tradewarden.store.tables import NotificationChannel, OutboxRow
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 ChannelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-NAME_PATTERN = r"^[\w .:@-]+$"
-
-
-class RateLimitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    count: int = Field(ge=1, le=1000, description="messages allowed…")
-    per_seconds: float = Field(ge=0.1, le=86_400, description="…in any window this long")
-
-
-class ChannelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
-    url: str = Field(min_length=4, max_length=2048, description="apprise URL (write-only)")
-    enabled: bool = True
-    rate_limit: RateLimitIn | None = None
-
-
-class ChannelPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=NAME_PATTERN)
-    url: str | None = Field(default=None, min_length=4, max_length=2048)
-    enabled: bool | None = None
-    rate_limit: RateLimitIn | None = None  # null: back to the scheme's default
-
-
-class RateLimitOut(BaseModel):
-    count: int
-    per_seconds: float
-    default: bool
-
-
-class ChannelOut(BaseModel):
-    id: int
-    name: str
-    scheme: str
-    url: str  # masked
-    enabled: bool
-    rate_limit: RateLimitOut
-    created_at: datetime
-    updated_at: datetime
-
-
-class QuietHoursIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    start: time
-    end: time
-
-    @model_validator(mode="after")
-    def _window(self) -> QuietHoursIn:
-        if self.start.replace(tzinfo=None) == self.end.replace(tzinfo=None):
-            raise ValueError("start and end must differ (a window may cross midnight)")
-        return self
-
-
-class PreferencesIn(BaseModel):
-    """Only what is sent changes; a null mode resets that event type to its default."""
-
-    model_config = ConfigDict(extra="forbid")
-    quiet_hours: QuietHoursIn | None = None
-    events: dict[NotificationKind, Mode | None] | None = None
-    channels: dict[int, dict[NotificationKind, Mode | None]] | None = None
-
-
-class EventPreference(BaseModel):
-    mode: Mode
-    default: Mode
-    channels: dict[str, Mode]  # channel id -> effective mode where it differs from ``mode``
-
-
-class PreferencesOut(BaseModel):
-    timezone: str = "Asia/Kolkata"
-    quiet_hours: dict[str, str] | None
-    events: dict[str, EventPreference]
-
-
-class ChannelCheckOut(BaseModel):
-    channel_id: int
-    name: str
-    url: str
-    ok: bool
-    error: str | None
-
-
-class TestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    channel_ids: list[Annotated[int, Field(ge=1)]] | None = None
-
-
-class TestOut(BaseModel):
-    ok: bool
-    results: list[ChannelCheckOut]
-    message: str | None = None
-
-
-class OutboxOut(BaseModel):
-    id: int
-    channel_id: int
-    kind: str
-    severity: str
-    status: str
-    order_id: str | None
-    attempts: int
-    last_error: str | None
-    digest_size: int | None
-    text: str
-    created_at: datetime
-    next_attempt_at: datetime
-    sent_at: datetime | None
 
 
 def _unprocessable(loc: list[str | int], msg: str) -> HTTPException:
@@ -355,7 +259,8 @@ async def list_outbox(
     status: Annotated[str | None, Query(description="pending, sent, suppressed or failed")]
     = None,
     channel_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**62, description="page: ids below this")]
+    = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[OutboxOut]:
     """The caller's recent notifications, newest first."""

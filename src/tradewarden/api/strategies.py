@@ -178,7 +178,7 @@ async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesD
         raise HTTPException(422, detail=[{"loc": ["query", "to"], "type": "value_error",
                                           "msg": "transfer needs the strategy id in 'to'"}])
     try:
-        blocking = await services.engine.trade_ops.resolve_for_delete(
+        blocking, handled = await services.engine.trade_ops.resolve_for_delete(
             caller.user_id, strategy_id, on_active, to)
     except TradeNotFound as exc:
         raise HTTPException(404, detail=str(exc)) from exc
@@ -197,7 +197,7 @@ async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesD
             row = Strategies(session, caller.user_id).get(strategy_id)
             if row is None:
                 return "missing"
-            if on_active is None:
+            if not handled:  # positions of closed/moved trades are being taken care of
                 positions = {k: v for k, v in strategy_positions(session, row.id).items() if v}
                 working = strategy_working_orders(session, row.id)
                 if positions or working:

@@ -45,24 +45,29 @@ class CreateTrade(_Body):
     trailing_stop: Level | None = None
 
 
+MAX_ID = 2**31 - 1
+MAX_PRICE = Decimal("1e9")
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
 class UpdateTrade(_Body):
-    trade_id: int = Field(ge=1)
-    stop_loss: Decimal | None = Field(default=None, gt=0)
-    target: Decimal | None = Field(default=None, gt=0)
+    trade_id: int = Field(ge=1, le=MAX_ID)
+    stop_loss: Decimal | None = Field(default=None, gt=0, le=MAX_PRICE)
+    target: Decimal | None = Field(default=None, gt=0, le=MAX_PRICE)
     trailing_stop: Level | None = None
 
 
 class ExitTrade(_Body):
-    trade_id: int = Field(ge=1)
+    trade_id: int = Field(ge=1, le=MAX_ID)
 
 
 class ListTrades(_Body):
-    strategy_id: int | None = Field(default=None, ge=1)
+    strategy_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class TradeHistory(ListTrades):
-    from_date: date | None = None
-    to_date: date | None = None
+    from_date: date | None = Field(default=None, ge=EARLIEST, le=LATEST)
+    to_date: date | None = Field(default=None, ge=EARLIEST, le=LATEST)
 
 
 async def _parse(request: Request, model: type[_Body]) -> tuple[int, Any, dict[str, Any]]:

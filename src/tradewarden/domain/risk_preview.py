@@ -1,17 +1,19 @@
 """What a strategy's settings imply for one sample price (seed 003 requirement 7.6). Pure.
 
-- position size per the sizing mode (fixed quantity / fixed value / percent of allocation);
-- loss at stop per trade: quantity × distance to the first stop that would trigger (the
-  stop-loss, or the trailing stop, which starts at entry − trail);
-- worst-case portfolio loss: max open positions × loss at stop, capped by the portfolio stop-loss
+- position size per the sizing mode (fixed quantity / fixed value / percent of allocation),
+  computed by the engine's own ``domain.sizing``;
+- loss at stop per trade: quantity x distance to the first stop that would trigger (the
+  stop-loss, or the trailing stop, which starts at entry - trail);
+- worst-case portfolio loss: max open positions x loss at stop, capped by the portfolio stop-loss
   when one is set (a portfolio stop alone bounds it too; with neither it is unbounded).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
+from tradewarden.domain.sizing import SizingError, size_quantity
 from tradewarden.domain.strategy import (
     AmountKind,
     Level,
@@ -32,7 +34,7 @@ class RiskPreview:
     loss_at_stop: Decimal | None  # per trade; None without a stop (or without a quantity)
     gain_at_target: Decimal | None
     max_open_positions: int | None
-    uncapped_loss: Decimal | None  # max open positions × loss at stop
+    uncapped_loss: Decimal | None  # max open positions x loss at stop
     portfolio_stop: Decimal | None  # the portfolio stop-loss as an amount
     worst_case_loss: Decimal | None  # None: unbounded
     capped_by_portfolio_stop: bool
@@ -40,17 +42,12 @@ class RiskPreview:
 
 
 def position_size(settings: StrategySettings, price: Decimal) -> int | None:
-    """Quantity for an entry at ``price`` (None: fixed-quantity sizing without a default)."""
-    value = settings.sizing_value
-    if settings.sizing is SizingMode.FIXED_QUANTITY:
-        return int(value) if value is not None else None
-    if value is None or price <= 0:
-        return 0
-    if settings.sizing is SizingMode.FIXED_VALUE:
-        budget = value
-    else:
-        budget = (settings.allocated_funds or Decimal(0)) * value / HUNDRED
-    return int((budget / price).to_integral_value(rounding=ROUND_FLOOR))
+    """Quantity for an entry at ``price`` per the engine's own sizing (None: fixed-quantity
+    sizing without a default, so each alert brings one; 0: the sizing buys nothing)."""
+    try:
+        return size_quantity(settings, price=price)
+    except SizingError:
+        return None if settings.sizing is SizingMode.FIXED_QUANTITY else 0
 
 
 def level_distance(level: Level | None, price: Decimal) -> Decimal | None:

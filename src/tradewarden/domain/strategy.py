@@ -40,7 +40,7 @@ class Level(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: LevelKind
-    value: Decimal = Field(gt=0)
+    value: Decimal = Field(gt=0, le=Decimal("1e8"))
 
     @model_validator(mode="after")
     def _sane_percent(self) -> Level:

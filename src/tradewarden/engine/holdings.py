@@ -105,7 +105,7 @@ class HoldingsReconciler:
                 actual: dict[Key, int]) -> list[PositionEvent]:
         with self.db.read() as session:  # compare on a snapshot; write only what is confirmed
             busy = _in_flight(session, account_id)
-            found = [e for e in discrepancies(actual, _expected(session, account_id),
+            found = [e for e in discrepancies(actual, expected_quantities(session, account_id),
                                               _recorded(session, account_id), account_id)
                      if (e.exchange, e.symbol) not in busy]
         events = self._confirmed(account_id, found)
@@ -150,7 +150,8 @@ def _in_flight(session: Session, account_id: int) -> set[Key]:
     return {(e, s) for e, s in rows}
 
 
-def _expected(session: Session, account_id: int) -> dict[Key, int]:
+def expected_quantities(session: Session, account_id: int) -> dict[Key, int]:
+    """Per instrument, the net quantity our recorded fills explain on the account."""
     grouped = net_quantities(
         session, (OrderRow.exchange, OrderRow.symbol), OrderRow.account_id == account_id,
         # imported history (``LG`` ids) did not happen on this account's broker side

@@ -20,7 +20,7 @@ from tradewarden.brokers.base import MarketSession
 from tradewarden.brokers.instruments import InstrumentMaster
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.lifecycle import InvalidEvent
-from tradewarden.domain.orders import CancelledBy, Order
+from tradewarden.domain.orders import CancelledBy, Order, Origin
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.calendar import TradingCalendar
@@ -67,8 +67,11 @@ class RetryPolicy:
         return self.calendar.retry_expiry(order.first_failed_at)
 
     def retry_event(self, order: Order) -> OrderEvent | None:
-        """The ``OrderRetryScheduled`` for a just-failed order, or None when out of attempts."""
-        if order.retry_count >= self.settings.max_attempts:
+        """The ``OrderRetryScheduled`` for a just-failed order, or None when out of attempts.
+
+        Exits of managed trades are never queued here: the trade manager retries them itself
+        (one owner per exit, so a position is never sold twice)."""
+        if order.retry_count >= self.settings.max_attempts or order.origin is Origin.TRADE_EXIT:
             return None
         return OrderEvent(E.ORDER_RETRY_SCHEDULED, EventSource.SYSTEM,
                           next_retry_at=self.next_attempt_at(order, self._clock()),

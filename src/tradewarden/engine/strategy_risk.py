@@ -87,7 +87,9 @@ class StrategyRisk:
             return None
         trades = trade_store.open_trade_count(self.session, strategy.id)
         entries = self.session.scalar(select(func.count()).select_from(OrderRow).where(
-            OrderRow.strategy_id == strategy.id, OrderRow.id != order.id,
+            # earlier orders only: of legs or signals arriving together, the first ones fit
+            OrderRow.strategy_id == strategy.id, OrderRow.id < order.id,
+            OrderRow.status != OrderStatus.DENIED.value,
             OrderRow.execution_type == ExecutionType.ENTRY.value,
             OrderRow.status.in_(_WORKING), OrderRow.filled_quantity == 0)) or 0
         if trades + entries >= cap:
@@ -118,7 +120,7 @@ class StrategyRisk:
         rows = self.session.execute(select(
             OrderRow.exchange, OrderRow.symbol, OrderRow.price, OrderRow.trigger_price,
             OrderRow.quantity - OrderRow.filled_quantity,
-        ).where(OrderRow.strategy_id == strategy_id, OrderRow.id != order.id,
+        ).where(OrderRow.strategy_id == strategy_id, OrderRow.id < order.id,
                 OrderRow.execution_type == ExecutionType.ENTRY.value,
                 OrderRow.status.in_(_WORKING)))
         total = ZERO

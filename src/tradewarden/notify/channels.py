@@ -1,9 +1,10 @@
 """Delivery through apprise, without ever letting a channel URL reach the logs.
 
-apprise's own log lines can carry hosts, tokens and chat ids, so its logger does not propagate
-to ours: while a send runs, its lines (and urllib3's, which print request paths such as
-``/bot<token>/sendMessage``) are captured for that thread only, reduced to a status code and
-a ``retry_after``, and dropped. ``mask_url`` is the only form of a URL shown anywhere.
+apprise's own log lines can carry hosts, tokens and chat ids, so a filter on its logger drops
+them all before any handler runs: while a send runs, its lines are kept for that thread only
+and reduced to a status code and a ``retry_after``. urllib3's lines (request paths such as
+``/bot<token>/sendMessage``) are dropped during sends. ``mask_url`` is the only form of a URL
+shown anywhere.
 
 apprise is blocking: sends run on a small thread pool with a timeout.
 """
@@ -11,6 +12,7 @@ apprise is blocking: sends run on a small thread pool with a timeout.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 import threading
@@ -29,16 +31,18 @@ log = logging.getLogger(__name__)
 _capture = threading.local()
 
 
-class _ThreadCapture(logging.Handler):
-    """Keeps apprise's log lines of the current send (this thread only)."""
+class _Swallow(logging.Filter):
+    """Drops every apprise record before any handler sees it; during a send, keeps its text
+    for that send's outcome (this thread only)."""
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
         lines: list[str] | None = getattr(_capture, "lines", None)
         if lines is not None:
             try:
                 lines.append(record.getMessage())
             except Exception:  # a malformed record must not break the send
                 lines.append(str(record.msg))
+        return False
 
 
 def _not_during_send(record: logging.LogRecord) -> bool:
@@ -46,9 +50,8 @@ def _not_during_send(record: logging.LogRecord) -> bool:
 
 
 _APPRISE_LOG = logging.getLogger("apprise")
-_APPRISE_LOG.addHandler(_ThreadCapture(level=logging.INFO))
-_APPRISE_LOG.setLevel(logging.INFO)
-_APPRISE_LOG.propagate = False  # apprise lines may contain secrets; we log our own summary
+_APPRISE_LOG.addFilter(_Swallow())  # apprise lines may contain hosts, tokens and chat ids
+_APPRISE_LOG.setLevel(logging.INFO)  # its debug lines are not even formatted
 logging.getLogger("urllib3.connectionpool").addFilter(_not_during_send)
 
 _STATUS = re.compile(r"error=(\d{3})")
@@ -139,7 +142,8 @@ class ChannelClient:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, self._send_blocking, url, message, silent)
         try:
-            return await asyncio.wait_for(future, self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                return await future
         except TimeoutError:
             return Delivery(False, f"timed out after {self.timeout_s:g} s")
 
@@ -160,12 +164,18 @@ class ChannelClient:
         plugin = self._plugin(url, silent)
         if plugin is None:
             return Delivery(False, "invalid channel URL")
+        title, body = message.title, message.body or message.title
+        body_format = apprise.NotifyFormat.TEXT
+        if isinstance(plugin, NotifyTelegram):
+            # apprise's Telegram text conversion drops anything looking like a tag
+            # ("RMS:<Margin> Exceeds"): send HTML escaped here instead.
+            title, body = html.escape(title, quote=False), html.escape(body, quote=False)
+            body_format = apprise.NotifyFormat.HTML
         lines: list[str] = []
         _capture.lines = lines
         try:
-            ok = bool(plugin.notify(body=message.body or message.title, title=message.title,
-                                    notify_type=NOTIFY_TYPES[message.severity],
-                                    body_format=apprise.NotifyFormat.TEXT))
+            ok = bool(plugin.notify(body=body, title=title, body_format=body_format,
+                                    notify_type=NOTIFY_TYPES[message.severity]))
         except Exception as exc:  # a plugin bug must not take the sender down
             lines.append(f"exception {type(exc).__name__}")
             ok = False

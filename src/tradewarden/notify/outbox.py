@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tradewarden.engine.ledger import AppliedEvent, utcnow
@@ -29,7 +30,7 @@ from tradewarden.notify.formatting import jsonable
 from tradewarden.notify.order_events import notification_for
 from tradewarden.notify.preferences import PreferenceCache, Snapshot, load_snapshot
 from tradewarden.store.db import Database
-from tradewarden.store.tables import OutboxRow, User
+from tradewarden.store.tables import NotificationChannel, OutboxRow, User
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,24 @@ _INSERT_IGNORING_DUPLICATES: dict[str, Insert] = {
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        dialect = session.get_bind().dialect.name
-        session.execute(_INSERT_IGNORING_DUPLICATES[dialect], rows)
+    """Insert inside a savepoint: a channel deleted since the preferences snapshot was taken
+    (foreign key) costs its rows, never the caller's transaction."""
+    if not rows:
+        return
+    statement = _INSERT_IGNORING_DUPLICATES[session.get_bind().dialect.name]
+    try:
+        with session.begin_nested():
+            session.execute(statement, rows)
+        return
+    except IntegrityError:
+        wanted = {row["channel_id"] for row in rows}
+        existing = set(session.scalars(select(NotificationChannel.id).where(
+            NotificationChannel.id.in_(wanted))))
+        log.info("notifications for deleted channel(s) %s skipped", sorted(wanted - existing))
+    kept = [row for row in rows if row["channel_id"] in existing]
+    if kept:
+        with session.begin_nested():
+            session.execute(statement, kept)
 
 
 def _rows(channel_ids: Iterable[int], user_id: int, kind: str, severity: str,
@@ -77,20 +93,30 @@ class OutboxRecorder:
         for event in applied:
             if event.order.user_id not in snapshot.enabled_by_user:
                 continue
-            found = notification_for(event, self.retry_attempts)
-            if found is None:
-                continue
-            severity = default_severity(found.kind)
-            targets = snapshot.targets(event.order.user_id, found.kind, severity)
-            rows.extend(_rows(targets, event.order.user_id, found.kind.value, severity,
-                              found.payload, found.dedupe_key, event.created_at))
+            try:
+                found = notification_for(event, self.retry_attempts)
+                if found is None:
+                    continue
+                severity = default_severity(found.kind)
+                targets = snapshot.targets(event.order.user_id, found.kind, severity)
+                rows.extend(_rows(targets, event.order.user_id, found.kind.value, severity,
+                                  found.payload, found.dedupe_key, event.created_at))
+            except Exception:  # a notification bug must never cost an order its state
+                log.exception("order %s: %s not notified", event.order.id, event.type.value)
         _insert(session, rows)
 
 
 def _severity(kind: NotificationKind, payload: Mapping[str, Any]) -> str:
-    if kind is NotificationKind.SYSTEM_ALERT:
-        return Severity(str(payload.get("severity") or Severity.INFO)).value
-    return default_severity(kind).value
+    if kind is not NotificationKind.SYSTEM_ALERT:
+        return default_severity(kind).value
+    value = str(payload.get("severity") or Severity.INFO).lower()
+    if value not in _SEVERITIES:
+        log.warning("system alert with unknown severity %r sent as a warning", value)
+        return Severity.WARNING.value
+    return value
+
+
+_SEVERITIES = frozenset(s.value for s in Severity)
 
 
 def enqueue(session: Session, user_id: int, kind: NotificationKind, payload: dict[str, Any],

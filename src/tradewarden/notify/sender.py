@@ -91,14 +91,15 @@ class Sender:
 
     async def run(self) -> None:
         while True:
+            self._wakeup.clear()  # a wake-up during the pass below is kept for the wait
             try:
                 delay = await self.pass_once()
             except Exception:
                 log.exception("notification pass failed")
                 delay = self.settings.poll_interval_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), delay)
-            self._wakeup.clear()
+                async with asyncio.timeout(delay):  # unlike wait_for, never eats a cancel
+                    await self._wakeup.wait()
 
     async def stop(self) -> None:
         for task in list(self._tasks):

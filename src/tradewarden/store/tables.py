@@ -435,3 +435,12 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Order-list indexes for the dashboard's and the native API's filters (benchmark `api`):
+# the Failed/Denied tabs filtered by reason count from the index alone, and a strategy filter
+# written as `strategy_label = ? OR strategy_id IN (<ids>)` can use a multi-index OR.
+Index("ix_orders_user_status_reason_created", OrderRow.user_id, OrderRow.status,
+      OrderRow.reason_code, OrderRow.created_at)
+Index("ix_orders_user_label_created", OrderRow.user_id, OrderRow.strategy_label,
+      OrderRow.created_at)

@@ -81,16 +81,23 @@ def save_trail_states(session: Session, states: Sequence[dict[str, Any]]) -> Non
         list(states))
 
 
-def trade_by_id(session: Session, trade_id: int, user_id: int | None = None) -> Trade | None:
+def trade_by_id(session: Session, trade_id: int, user_id: int | None = None, *,
+                for_update: bool = False) -> Trade | None:
+    """One trade; ``for_update`` locks its row until the transaction ends (PostgreSQL), so
+    concurrent writers of the same trade take turns instead of overwriting each other."""
     query = select(TRADES).where(TRADES.c.id == trade_id)
     if user_id is not None:
         query = query.where(TRADES.c.user_id == user_id)
+    if for_update:
+        query = query.with_for_update()
     row = session.execute(query).first()
     return trade_from_row(row) if row else None
 
 
-def trade_for_entry(session: Session, order_id: str) -> Trade | None:
-    row = session.execute(select(TRADES).where(TRADES.c.entry_order_id == order_id)).first()
+def trade_for_entry(session: Session, order_id: str, *,
+                    for_update: bool = False) -> Trade | None:
+    query = select(TRADES).where(TRADES.c.entry_order_id == order_id)
+    row = session.execute(query.with_for_update() if for_update else query).first()
     return trade_from_row(row) if row else None
 
 
@@ -103,6 +110,28 @@ def open_trades(session: Session, user_id: int | None = None,
     if strategy_id is not None:
         query = query.where(TRADES.c.strategy_id == strategy_id)
     return [trade_from_row(row) for row in session.execute(query)]
+
+
+def open_trades_against(session: Session, account_id: int, exchange: str, symbol: str,
+                        side: TradeSide,
+                        booked: tuple[int | None, str | None] | None) -> list[Trade]:
+    """Open trades of one side in one instrument of an account, oldest first, locked;
+    ``booked`` limits them to one strategy (or, without one, one OpenAlgo label)."""
+    query = select(TRADES).where(
+        TRADES.c.account_id == account_id, TRADES.c.exchange == exchange,
+        TRADES.c.symbol == symbol, TRADES.c.side == side.value,
+        TRADES.c.status.in_(OPEN_STATUSES))
+    if booked is not None:
+        strategy_id, label = booked
+        if strategy_id is not None:
+            query = query.where(TRADES.c.booked_strategy_id == strategy_id)
+        elif label is not None:
+            query = query.where(TRADES.c.booked_strategy_id.is_(None),
+                                TRADES.c.booked_label == label)
+        else:
+            return []
+    rows = session.execute(query.order_by(TRADES.c.id).with_for_update())
+    return [trade_from_row(row) for row in rows]
 
 
 def closed_trades(session: Session, user_id: int, *, strategy_id: int | None = None,

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-from tradewarden.web.formatting import IST, inr
+from tradewarden.web.formatting import IST, MINUS, inr
 
 ZERO = Decimal(0)
 
@@ -40,7 +40,7 @@ def intraday_pnl(fills: Sequence[FillPoint], marks: Mapping[str, Decimal],
     cash = ZERO
     position: dict[str, int] = {}
     last: dict[str, Decimal] = {}
-    valued = ZERO  # sum of position × last price, kept incrementally
+    valued = ZERO  # sum of position x last price, kept incrementally
     points: list[PnlPoint] = []
     for fill in sorted(fills, key=lambda f: f.at):
         held = position.get(fill.instrument, 0)
@@ -111,7 +111,7 @@ def pnl_svg(points: Sequence[PnlPoint], box: Box = Box()) -> Markup:
     bottom = box.top + plot_h
     parts = [
         f'<svg class="pnl-chart" viewBox="0 0 {box.width} {box.height}" role="img" '
-        f'aria-label="{escape(summary)}" preserveAspectRatio="none">',
+        f'aria-label="{escape(summary)}">',
         f"<title>{escape(summary)}</title>",
         "<defs>",
         f'<clipPath id="pnl-above"><rect x="0" y="0" width="{box.width}" '
@@ -153,7 +153,7 @@ def _hour_ticks(t0: datetime, t1: datetime) -> list[datetime]:
 
 def _short(value: Decimal) -> str:
     """Axis labels: ₹1.2L, ₹35k, ₹0."""
-    sign = "−" if value < 0 else ""
+    sign = MINUS if value < 0 else ""
     amount = abs(value)
     if amount >= 10_000_000:
         return f"{sign}₹{amount / 10_000_000:.1f}Cr"

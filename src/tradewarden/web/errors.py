@@ -14,9 +14,10 @@ from tradewarden.web.csrf import CsrfRejected
 from tradewarden.web.forms import FormRejected
 from tradewarden.web.render import page
 
-TITLES = {400: "Bad request", 403: "Refused", 404: "Not found", 405: "Not allowed",
-          409: "Not possible right now", 413: "Too large", 415: "Unsupported form",
-          422: "Check your input", 429: "Too many attempts", 503: "Unavailable"}
+TITLES = {400: "Bad request", 401: "Signed out", 403: "Refused", 404: "Not found",
+          405: "Not allowed", 409: "Not possible right now", 413: "Too large",
+          415: "Unsupported form", 422: "Check your input", 429: "Too many attempts",
+          503: "Unavailable"}
 
 
 def error_page(request: Request, status: int, message: str) -> Response:

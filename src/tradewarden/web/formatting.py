@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
 MINUS = "\u2212"
+UNKNOWN = "\u2013"  # en dash: no value
 
 
 def group_indian(digits: str) -> str:
@@ -15,7 +16,7 @@ def group_indian(digits: str) -> str:
     if len(digits) <= 3:
         return digits
     head, tail = digits[:-3], digits[-3:]
-    pairs = []
+    pairs: list[str] = []
     while len(head) > 2:
         pairs.insert(0, head[-2:])
         head = head[:-2]
@@ -23,17 +24,17 @@ def group_indian(digits: str) -> str:
 
 
 def number(value: Decimal | int | float | None, places: int = 2) -> str:
-    """A number with Indian grouping and ``places`` decimals; "–" when unknown."""
+    """A number with Indian grouping and ``places`` decimals; ``UNKNOWN`` when unknown."""
     if value is None:
-        return "–"
+        return UNKNOWN
     try:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
         if not amount.is_finite():
-            return "–"
+            return UNKNOWN
         quantum = Decimal(1).scaleb(-places)
         rounded = amount.quantize(quantum, rounding=ROUND_HALF_UP)
     except (InvalidOperation, ValueError):
-        return "–"
+        return UNKNOWN
     sign = MINUS if rounded < 0 else ""
     whole, _, fraction = format(abs(rounded), "f").partition(".")
     text = group_indian(whole)
@@ -41,9 +42,9 @@ def number(value: Decimal | int | float | None, places: int = 2) -> str:
 
 
 def inr(value: Decimal | int | float | None, places: int = 2) -> str:
-    """``₹1,23,456.70``; negative amounts as ``−₹…``."""
+    """``₹1,23,456.70``; negative amounts with a minus sign."""
     text = number(value, places)
-    if text == "–":
+    if text == UNKNOWN:
         return text
     if text.startswith(MINUS):
         return f"{MINUS}₹{text[1:]}"
@@ -51,9 +52,9 @@ def inr(value: Decimal | int | float | None, places: int = 2) -> str:
 
 
 def signed_inr(value: Decimal | int | float | None) -> str:
-    """P&L: ``+₹1,200.00`` / ``−₹300.00``."""
+    """P&L with its sign: ``+₹1,200.00``, or the minus sign for losses."""
     text = inr(value)
-    if text == "–" or text.startswith(MINUS):
+    if text == UNKNOWN or text.startswith(MINUS):
         return text
     try:
         positive = Decimal(str(value)) > 0
@@ -74,17 +75,17 @@ def pnl_class(value: Decimal | int | float | None) -> str:
 
 
 def ist_time(moment: datetime | None) -> str:
-    return moment.astimezone(IST).strftime("%H:%M:%S") if moment else "–"
+    return moment.astimezone(IST).strftime("%H:%M:%S") if moment else UNKNOWN
 
 
 def ist_datetime(moment: datetime | None) -> str:
-    return moment.astimezone(IST).strftime("%d %b %Y %H:%M:%S") if moment else "–"
+    return moment.astimezone(IST).strftime("%d %b %Y %H:%M:%S") if moment else UNKNOWN
 
 
 def ist_short(moment: datetime | None) -> str:
     """Today's times as ``14:03:12``, other days as ``21 Nov 14:03``."""
     if moment is None:
-        return "–"
+        return UNKNOWN
     local = moment.astimezone(IST)
     if local.date() == datetime.now(IST).date():
         return local.strftime("%H:%M:%S")

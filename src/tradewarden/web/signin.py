@@ -61,7 +61,7 @@ def _check(db: Database, username: str, password: str) -> Account | None:
         verify_password(_decoy_hash(), password)
         return None
     user_id, name, password_hash, active = found
-    if not verify_password(password_hash, password) or not active:
+    if password_hash is None or not verify_password(password_hash, password) or not active:
         return None
     return Account(user_id, name)
 

@@ -114,6 +114,13 @@ def parse(form: Form | dict[str, str]) -> StrategyForm:
     return result
 
 
+def parse_for_preview(values: dict[str, str]) -> StrategyForm:
+    """Like ``parse``, but the preview does not care about the name."""
+    form = parse({**values, "name": values.get("name") or "preview"})
+    form.errors.pop("name", None)
+    return form
+
+
 def _amount(result: StrategyForm, name: str) -> Decimal | None:
     text = result.values[name].replace(",", "").replace("₹", "").strip()
     try:

@@ -26,6 +26,8 @@ from tradewarden.engine.ledger import AppliedEvent
 from tradewarden.engine.placement import Placement
 from tradewarden.engine.trades.recorder import EXIT_REASON, TRADE_ID
 from tradewarden.engine.trades.writer import StateWriter, is_database_down
+from tradewarden.store.db import Database
+from tradewarden.store.order_queries import label_positions, strategy_positions
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class ExitOutcome:
     denied: bool = False
     reason: str | None = None
     direct: bool = False  # placed while the database was down
+    nothing_held: bool = False  # the strategy holds none of it any more: nothing was sent
 
 
 class ExitSender:
@@ -61,7 +64,15 @@ class ExitSender:
 
     async def send(self, trade: Trade, reason: ExitReason, quantity: int) -> ExitOutcome:
         """Record and place an exit of ``quantity`` for ``trade``."""
-        intent = self.intent(trade, reason, quantity)
+        try:
+            held = await self.executor.ledger.db.run(_held, self.executor.ledger.db, trade)
+        except Exception as exc:
+            if not is_database_down(exc):
+                raise
+            held = quantity  # cannot check now; the trade's own quantity is the best guess
+        if held <= 0:
+            return ExitOutcome("", nothing_held=True)
+        intent = self.intent(trade, reason, min(quantity, held))
         try:
             outcome = (await self.intake.submit(trade.user_id, [intent]))[0]
         except Exception as exc:
@@ -94,6 +105,20 @@ class ExitSender:
         if placement.ambiguous:
             self.executor.mark_ambiguous(order.id)
         return [created, submitted, *outcome]
+
+
+def _held(db: Database, trade: Trade) -> int:
+    """What the trade's strategy (or OpenAlgo label) still holds of it, in its direction —
+    an exit never sells more than that (another exit may have got there first)."""
+    with db.read() as session:
+        if trade.booked_strategy_id is not None:
+            positions = strategy_positions(session, trade.booked_strategy_id)
+        elif trade.booked_label is not None:
+            positions = label_positions(session, trade.user_id, trade.account_id,
+                                        trade.booked_label)
+        else:
+            return trade.open_quantity
+    return positions.get((trade.exchange, trade.symbol, trade.product), 0) * trade.side.sign
 
 
 def _submitted_copy(order: Order) -> Order:

@@ -27,10 +27,16 @@ from sqlalchemy.orm import Session
 
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.money import ZERO
-from tradewarden.domain.orders import CancelledBy, ExecutionType
+from tradewarden.domain.orders import CancelledBy, ExecutionType, Side
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
-from tradewarden.domain.trades import EXIT_REASON_TEXT, ExitReason, Trade, TradeStatus
+from tradewarden.domain.trades import (
+    EXIT_REASON_TEXT,
+    ExitReason,
+    Trade,
+    TradeSide,
+    TradeStatus,
+)
 from tradewarden.engine.actions import OrderActions
 from tradewarden.engine.executor import Executor
 from tradewarden.engine.intake import Intake
@@ -58,6 +64,7 @@ class TradeSettings:
     feed_poll_interval_s: float = 1.0
     feed_backoff_base_s: float = 0.5
     feed_stale_after_s: float = 10.0
+    resync_interval_s: float = 10.0
 
 
 def levels_of(trade: Trade) -> TradeLevels:
@@ -103,9 +110,12 @@ class TradeManager:
         self._feeds: dict[int, PriceFeed] = {}
         self._subscribed: dict[int, tuple[int, InstrumentKey]] = {}  # trade → (account, key)
         self._strategies: dict[int, StrategySettings] = {}
-        self._exiting: dict[int, asyncio.Task[None]] = {}
-        self._retry_due: dict[int, tuple[float, int, ExitReason]] = {}  # trade → (at, n, why)
+        self._exiting: dict[int, asyncio.Task[None]] = {}  # exit being sent right now
+        self._exit_started: set[int] = set()  # trades we decided to exit (never re-armed)
+        self._retry_due: dict[int, tuple[float, ExitReason]] = {}  # trade → (when, why)
+        self._exit_attempts: dict[int, int] = {}
         self._failed_exits: dict[int, str] = {}  # trade → the last exit order retried after
+        self._realised_counted: dict[int, Decimal] = {}  # closed trade → P&L already counted
         self._day = ist_day(clock())
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -115,8 +125,9 @@ class TradeManager:
     async def start(self) -> None:
         from tradewarden.engine.trades.restore import restore
 
+        # subscribe first: nothing committed while we restore is missed
+        subscription = self.ledger.bus.subscribe(maxsize=1_000_000)
         await restore(self)
-        subscription = self.ledger.bus.subscribe()
         self._tasks.append(asyncio.create_task(self._follow(subscription), name="trades-bus"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="trades-house"))
         self.writer.start()
@@ -159,6 +170,8 @@ class TradeManager:
 
     def on_price(self, key: InstrumentKey, price: Decimal, at: datetime | None = None) -> None:
         """One price update (from a feed, or a test). The hot path: no database work."""
+        if not price > 0:
+            return  # a zero or negative price is a broker glitch, never a reason to exit
         symbol = f"{key.exchange}:{key.symbol}"
         self.prices[symbol] = price
         for trigger in self.engine.on_tick(symbol, float(price)):
@@ -206,8 +219,26 @@ class TradeManager:
         async for applied in subscription:
             try:
                 await self._on_applied(applied)
-            except Exception:
+            except Exception:  # the periodic resync repairs what this missed
                 log.exception("trade update for order %s failed", applied.order.id)
+
+    async def resync(self) -> None:
+        """Compare memory with the database's open trades and repair differences (a missed
+        or failed bus update must not leave a trade unwatched or stuck)."""
+        from tradewarden.engine.trades.restore import open_trades_snapshot
+
+        trades, dead_exits = await self.ledger.db.run(self.read_with, open_trades_snapshot)
+        open_ids = {t.id for t in trades}
+        for trade in trades:
+            known = self.trades.get(trade.id)
+            if known is None or known.version < trade.version or (
+                    trade.id in dead_exits and trade.id not in self._retry_due
+                    and trade.id not in self._exiting):
+                self.refresh(trade, exit_order_dead=trade.id in dead_exits)
+        for trade_id in [t for t in self.trades if t not in open_ids]:
+            stored = await self.ledger.db.run(self.read_with, store.trade_by_id, trade_id)
+            if stored is not None and stored.status is TradeStatus.CLOSED:
+                self.refresh(stored)
 
     async def _on_applied(self, applied: AppliedEvent) -> None:
         order = applied.order
@@ -218,8 +249,17 @@ class TradeManager:
                 dead = applied.to_status.is_final or applied.to_status is OrderStatus.FAILED
                 self.refresh(trade, exit_order_dead=dead and order.id == trade.exit_order_id)
             return
-        filled = "filled_quantity" in applied.payload
-        if filled and order.execution_type is ExecutionType.ENTRY:
+        if "filled_quantity" not in applied.payload:
+            return
+        # a fill on the other side may have reduced or closed trades (see the recorder)
+        closing = TradeSide.LONG if order.side is Side.SELL else TradeSide.SHORT
+        for trade_id in [t.id for t in self.trades.values()
+                         if t.account_id == order.account_id and t.side is closing
+                         and t.exchange == order.exchange and t.symbol == order.symbol]:
+            stored = await self.ledger.db.run(self.read_with, store.trade_by_id, trade_id)
+            if stored is not None:
+                self.refresh(stored)
+        if order.execution_type is ExecutionType.ENTRY:
             trade = await self.ledger.db.run(self.read_with, store.trade_for_entry, order.id)
             if trade is not None:
                 self.refresh(trade)
@@ -237,7 +277,9 @@ class TradeManager:
         if trade.status is TradeStatus.CLOSED:
             self._forget(trade)
             return
-        if trade.status is TradeStatus.ACTIVE and trade.id not in self._exiting:
+        if trade.status is TradeStatus.ACTIVE and trade.id in self._exit_started:
+            trade.status = TradeStatus.EXITING  # our exit is on its way; never re-arm it
+        if trade.status is TradeStatus.ACTIVE:
             best = trade.best_price
             if known is not None and known.best_price is not None and best is not None:
                 trade.best_price = max(best, known.best_price) if trade.side.sign > 0 else min(
@@ -251,30 +293,42 @@ class TradeManager:
         else:
             self.trades[trade.id] = trade
             self.engine.remove(trade.id)
+            self._exit_started.add(trade.id)
+            reason = trade.exit_reason or ExitReason.MANUAL_EXIT
             if exit_order_dead and trade.open_quantity > 0 and trade.exit_order_id:
-                self._exit_failed(trade, trade.exit_order_id,
-                                  trade.exit_reason or ExitReason.MANUAL_EXIT,
+                self._exit_failed(trade, trade.exit_order_id, reason,
                                   "the exit order did not complete")
+            elif (trade.exit_order_id is None and trade.open_quantity > 0
+                  and trade.id not in self._exiting and trade.id not in self._retry_due):
+                self._schedule_retry(trade, reason, "more of the entry filled after the exit")
         if trade.strategy_id is not None and not self.portfolios.knows(trade.strategy_id):
             self._spawn(self.reload_strategy(trade.strategy_id))
         self._rebuild_portfolio(trade.strategy_id)
+        self._check_portfolio(trade.strategy_id)
 
     def _forget(self, trade: Trade) -> None:
         self.engine.remove(trade.id)
         self.trades.pop(trade.id, None)
         self._retry_due.pop(trade.id, None)
+        self._exit_attempts.pop(trade.id, None)
         self._failed_exits.pop(trade.id, None)
+        self._exit_started.discard(trade.id)
         subscribed = self._subscribed.pop(trade.id, None)
         if subscribed is not None:
             account_id, key = subscribed
             self._feed(account_id).unsubscribe(key)
         if all(other.key != trade.key for other in self.trades.values()):
             self.prices.pop(trade.key, None)  # no longer watched: the price would go stale
+        if trade.exit_order_id is not None:  # closed some other way: our exit is not needed
+            self._spawn(self._cancel_if_working(trade, trade.exit_order_id))
         if trade.strategy_id is not None and self.portfolios.knows(trade.strategy_id):
             # count the closed trade's P&L at once (the exact total is reloaded below), so
             # the daily loss limit never sees its loss vanish in between
-            self.portfolios.add_realised(trade.strategy_id, trade.realised_pnl)
+            counted = self._realised_counted.get(trade.id, ZERO)
+            self._realised_counted[trade.id] = trade.realised_pnl
+            self.portfolios.add_realised(trade.strategy_id, trade.realised_pnl - counted)
             self._rebuild_portfolio(trade.strategy_id)
+            self._check_portfolio(trade.strategy_id)
             self._spawn(self._reload_realised(trade.strategy_id))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -294,17 +348,24 @@ class TradeManager:
 
     def exit(self, trade: Trade, reason: ExitReason) -> bool:
         """Exit ``trade`` now (once); False when an exit is already on its way."""
-        if trade.id in self._exiting or trade.status is TradeStatus.CLOSED:
+        if trade.status is TradeStatus.CLOSED or trade.id in self._exiting:
             return False
-        if trade.status is TradeStatus.EXITING and trade.id not in self._retry_due:
+        if trade.id in self._exit_started and trade.id not in self._retry_due:
             return False
+        self._dispatch_exit(trade, reason)
+        return True
+
+    def is_exiting(self, trade_id: int) -> bool:
+        return trade_id in self._exit_started
+
+    def _dispatch_exit(self, trade: Trade, reason: ExitReason) -> None:
         self.engine.remove(trade.id)
         self._retry_due.pop(trade.id, None)
+        self._exit_started.add(trade.id)
         trade.status = TradeStatus.EXITING
         trade.exit_reason = trade.exit_reason or reason
         self._exiting[trade.id] = asyncio.create_task(self._send_exit(trade, reason),
                                                       name=f"exit-{trade.id}")
-        return True
 
     async def _send_exit(self, trade: Trade, reason: ExitReason) -> None:
         try:
@@ -312,7 +373,9 @@ class TradeManager:
             log.info("trade %s (%s %s %s): exit %d on %s", trade.id, trade.side.value,
                      trade.key, trade.strategy_id, quantity, reason.value)
             outcome = await self.exits.send(trade, reason, quantity)
-            if outcome.denied:
+            if outcome.nothing_held:
+                self._close_outside(trade)
+            elif outcome.denied:
                 self._exit_failed(trade, outcome.order_id, reason,
                                   f"exit denied: {outcome.reason}")
         except Exception as exc:
@@ -322,15 +385,37 @@ class TradeManager:
             self._exiting.pop(trade.id, None)
         await self._cancel_entry_rest(trade)
 
+    def _close_outside(self, trade: Trade) -> None:
+        """The strategy no longer holds what the trade does: it was closed elsewhere."""
+        log.warning("trade %s %s: nothing left to exit; closed outside", trade.id, trade.key)
+        now = self._clock()
+
+        def write(session: Session) -> list[AppliedEvent]:
+            current = store.trade_by_id(session, trade.id, for_update=True)
+            if current is not None and current.status is not TradeStatus.CLOSED:
+                current.status, current.closed_at, current.updated_at = (
+                    TradeStatus.CLOSED, now, now)
+                current.exit_reason = current.exit_reason or ExitReason.CLOSED_OUTSIDE
+                store.save_trade(session, current)
+                notices.trade_exited(session, current)
+            return []
+
+        self.writer.submit(write, urgent=True)
+        trade.status = TradeStatus.CLOSED
+        self._forget(trade)
+
     async def _cancel_entry_rest(self, trade: Trade) -> None:
         """An exit while the entry order still works: cancel the entry's unfilled rest."""
+        await self._cancel_if_working(trade, trade.entry_order_id)
+
+    async def _cancel_if_working(self, trade: Trade, order_id: str) -> None:
         try:
-            entry = await self.ledger.db.run(self.read_with, load_order, trade.entry_order_id)
-            if entry is not None and entry.status in (OrderStatus.OPEN,
+            order = await self.ledger.db.run(self.read_with, load_order, order_id)
+            if order is not None and order.status in (OrderStatus.OPEN,
                                                       OrderStatus.PARTIALLY_FILLED):
-                await self.actions.cancel(entry, by=CancelledBy.SYSTEM)
+                await self.actions.cancel(order, by=CancelledBy.SYSTEM)
         except Exception as exc:
-            log.warning("trade %s: the entry order's rest was not cancelled: %s", trade.id, exc)
+            log.warning("trade %s: order %s not cancelled: %s", trade.id, order_id, exc)
 
     def _exit_failed(self, trade: Trade, order_id: str, reason: ExitReason, why: str) -> None:
         """An exit order ended without getting the trade out: retry (once per order)."""
@@ -340,10 +425,12 @@ class TradeManager:
         self._schedule_retry(trade, reason, why)
 
     def _schedule_retry(self, trade: Trade, reason: ExitReason, why: str) -> None:
-        _, attempts, _ = self._retry_due.get(trade.id, (0.0, 0, reason))
+        attempts = self._exit_attempts.get(trade.id, 0)
         delays = self.settings.exit_retry_s
         delay = delays[min(attempts, len(delays) - 1)]
-        self._retry_due[trade.id] = (time.monotonic() + delay, attempts + 1, reason)
+        self._exit_attempts[trade.id] = attempts + 1
+        self._retry_due[trade.id] = (time.monotonic() + delay, reason)
+        self._exit_started.add(trade.id)
         trade.status = TradeStatus.EXITING
         text = (f"Trade {trade.id} {trade.key}: {why}; retrying the exit of "
                 f"{trade.open_quantity} in {delay:g} s (attempt {attempts + 1})")
@@ -353,13 +440,12 @@ class TradeManager:
 
     def _retry_due_exits(self) -> None:
         now = time.monotonic()
-        for trade_id, (due, _, reason) in list(self._retry_due.items()):
+        for trade_id, (due, reason) in list(self._retry_due.items()):
             trade = self.trades.get(trade_id)
             if trade is None:
                 self._retry_due.pop(trade_id, None)
             elif due <= now and trade_id not in self._exiting:
-                self._exiting[trade_id] = asyncio.create_task(
-                    self._send_exit(trade, reason), name=f"exit-{trade_id}")
+                self._dispatch_exit(trade, reason)  # takes it off the due list
 
     # --- portfolios ---------------------------------------------------------------------
 
@@ -391,6 +477,14 @@ class TradeManager:
             return
         self.configure_strategy(strategy_id, settings, realised=realised)
         self._rebuild_portfolio(strategy_id)
+
+    def _check_portfolio(self, strategy_id: int | None) -> None:
+        """Check limits after realised P&L changed (not only on ticks)."""
+        if strategy_id is None or not self.portfolios.knows(strategy_id):
+            return
+        reason = self.portfolios.check(strategy_id)
+        if reason is not None:
+            self._portfolio_hit(strategy_id, reason, self.portfolios.pnl(strategy_id))
 
     def _rebuild_portfolio(self, strategy_id: int | None) -> None:
         if strategy_id is None or not self.portfolios.knows(strategy_id):
@@ -454,10 +548,14 @@ class TradeManager:
     # --- housekeeping -------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
+        last_resync = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval_s)
             try:
                 self._retry_due_exits()
+                if time.monotonic() - last_resync >= self.settings.resync_interval_s:
+                    last_resync = time.monotonic()
+                    await self.resync()
                 today = ist_day(self._clock())
                 if today != self._day:
                     self._day = today

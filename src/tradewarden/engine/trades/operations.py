@@ -110,9 +110,11 @@ class TradeOperations:
 
         def write() -> Trade:
             with self.db.transaction() as session:
-                trade = self._owned(session, user_id, trade_id)
-                if trade.status is not TradeStatus.ACTIVE:
-                    raise TradeConflict(f"trade {trade_id} is {trade.status.value}")
+                trade = self._owned(session, user_id, trade_id, for_update=True)
+                if trade.status is not TradeStatus.ACTIVE or self.manager.is_exiting(trade_id):
+                    raise TradeConflict(f"trade {trade_id} is exiting"
+                                        if trade.status is TradeStatus.ACTIVE
+                                        else f"trade {trade_id} is {trade.status.value}")
                 if stop_loss is not UNCHANGED:
                     trade.stop_loss = _price(stop_loss, "stop_loss")
                 if target is not UNCHANGED:
@@ -172,27 +174,30 @@ class TradeOperations:
         return await self.db.run(read)
 
     async def resolve_for_delete(self, user_id: int, strategy_id: int, on_active: str | None,
-                                 transfer_to: int | None) -> list[Trade]:
+                                 transfer_to: int | None) -> tuple[list[Trade], int]:
         """Open trades blocking the strategy's deletion; with ``close`` they are exited, with
-        ``transfer`` moved to ``transfer_to``. Returns what still blocks (empty when done)."""
+        ``transfer`` moved to ``transfer_to``. Returns what still blocks (empty when done)
+        and how many trades were closed or moved."""
         def read() -> list[Trade]:
             with self.db.read() as session:
                 return store.open_trades(session, user_id, strategy_id)
 
         open_trades = await self.db.run(read)
-        if not open_trades or on_active is None:
-            return open_trades
+        if not open_trades:
+            return [], 0
+        if on_active is None:
+            return open_trades, 0
         if on_active == "close":
             for trade in open_trades:
                 live = self.manager.trades.get(trade.id, trade)
                 self.manager.exit(live, ExitReason.MANUAL_EXIT)
-            return []
+            return [], len(open_trades)
         if on_active != "transfer" or transfer_to is None or transfer_to == strategy_id:
             raise TradeError("on_active must be close, or transfer with another strategy id")
         moved = await self.db.run(self._transfer, user_id, open_trades, transfer_to)
         for trade in moved:
             self.manager.refresh(trade)
-        return []
+        return [], len(moved)
 
     def _transfer(self, user_id: int, trades: list[Trade], to: int) -> list[Trade]:
         with self.db.transaction() as session:
@@ -201,7 +206,7 @@ class TradeOperations:
                 raise TradeNotFound(f"strategy {to} not found")
             moved = []
             for trade in trades:
-                current = store.trade_by_id(session, trade.id, user_id)
+                current = store.trade_by_id(session, trade.id, user_id, for_update=True)
                 if current is None:
                     continue
                 current.strategy_id = to
@@ -209,8 +214,9 @@ class TradeOperations:
                 moved.append(current)
             return moved
 
-    def _owned(self, session: Session, user_id: int, trade_id: int) -> Trade:
-        trade = store.trade_by_id(session, trade_id, user_id)
+    def _owned(self, session: Session, user_id: int, trade_id: int, *,
+               for_update: bool = False) -> Trade:
+        trade = store.trade_by_id(session, trade_id, user_id, for_update=for_update)
         if trade is None:
             raise TradeNotFound(f"trade {trade_id} not found")
         return trade

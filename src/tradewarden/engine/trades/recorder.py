@@ -15,7 +15,7 @@ its trade or an exit order without its trade knowing it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,7 +26,7 @@ from tradewarden.brokers.instruments import InstrumentMaster
 from tradewarden.domain.events import EventType
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.money import ZERO
-from tradewarden.domain.orders import ExecutionType, Order, Origin
+from tradewarden.domain.orders import ExecutionType, Order, Origin, Side
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import (
     ExitReason,
@@ -60,18 +60,41 @@ class TradeRecorder:
         for event in applied:
             order = event.order
             if order.extra.get(TRADE_ID) is not None:
-                self._on_exit_order(session, event)
-            elif (_fill_delta(event) > 0 and order.execution_type is ExecutionType.ENTRY
-                  and order.origin is not Origin.TRADE_EXIT):
+                self._isolated(session, event, self._on_exit_order)
+            elif _fill_delta(event) > 0:
+                self._isolated(session, event, self._on_other_fill)
+
+    def _isolated(self, session: Session, event: AppliedEvent,
+                  work: Callable[[Session, AppliedEvent], None]) -> None:
+        """Trade bookkeeping must never cost the order its fill: a failure here rolls back
+        only its own savepoint (and is logged), never the ledger's transaction."""
+        try:
+            with session.begin_nested():
+                work(session, event)
+        except Exception:
+            log.exception("trade bookkeeping for order %s (%s) failed", event.order.id,
+                          event.type.value)
+
+    def _on_other_fill(self, session: Session, event: AppliedEvent) -> None:
+        order = event.order
+        if order.origin is not Origin.TRADE_EXIT:
+            self._reduce_trades(session, event)
+            if order.execution_type is ExecutionType.ENTRY:
                 self._on_entry_fill(session, order)
 
     # --- entries ------------------------------------------------------------------------
 
     def _on_entry_fill(self, session: Session, order: Order) -> None:
-        trade = store.trade_for_entry(session, order.id)
+        trade = store.trade_for_entry(session, order.id, for_update=True)
         if trade is not None:
             trade.quantity = order.filled_quantity
             trade.entry_price = order.average_price
+            _recompute(trade)
+            if trade.status is not TradeStatus.ACTIVE and trade.open_quantity > 0 and (
+                    trade.status is TradeStatus.CLOSED or trade.exit_order_id is not None):
+                # more of the entry filled after the exit: the rest must go out too
+                trade.status, trade.closed_at, trade.exit_order_id = (
+                    TradeStatus.EXITING, None, None)
             trade.updated_at = self._clock()
             store.save_trade(session, trade)
             return
@@ -124,7 +147,7 @@ class TradeRecorder:
         trade_id = order.extra.get(TRADE_ID)
         if not isinstance(trade_id, int):
             return
-        trade = store.trade_by_id(session, trade_id)
+        trade = store.trade_by_id(session, trade_id, for_update=True)
         if trade is None or (trade.status is TradeStatus.CLOSED and _fill_delta(event) == 0):
             return
         now = self._clock()
@@ -136,18 +159,59 @@ class TradeRecorder:
                 trade.exit_reason = ExitReason(reason)
         quantity = _fill_delta(event)
         if quantity:
-            trade.exited_quantity += quantity
-            trade.exit_value += _value_delta(event)
-            trade.realised_pnl = (trade.exit_value - trade.entry_price * trade.exited_quantity
-                                  ) * trade.side.sign
-            trade.exit_price = (trade.exit_value / trade.exited_quantity
-                                if trade.exited_quantity else None)
-            if trade.open_quantity <= 0 and trade.status is not TradeStatus.CLOSED:
-                trade.status = TradeStatus.CLOSED
-                trade.closed_at = now
-                notices.trade_exited(session, trade)
+            self._book_exit(session, trade, quantity, _value_delta(event), now)
         trade.updated_at = now
         store.save_trade(session, trade)
+
+    def _book_exit(self, session: Session, trade: Trade, quantity: int, value: Decimal,
+                   now: datetime) -> None:
+        trade.exited_quantity += quantity
+        trade.exit_value += value
+        _recompute(trade)
+        if trade.open_quantity < 0:
+            notices.system_alert(
+                session, trade.user_id, "error",
+                f"Trade {trade.id} {trade.key}: {-trade.open_quantity} more exited than the "
+                "trade held; check the position at the broker")
+        if trade.open_quantity <= 0 and trade.status is not TradeStatus.CLOSED:
+            trade.status = TradeStatus.CLOSED
+            trade.closed_at = now
+            notices.trade_exited(session, trade)
+
+    def _reduce_trades(self, session: Session, event: AppliedEvent) -> None:
+        """A fill that closes what trades hold without being their exit (a webhook exit
+        leg, an OpenAlgo close, an order placed at the broker's own app) reduces those
+        trades, oldest first, so they are never exited a second time."""
+        order = event.order
+        external = order.origin is Origin.EXTERNAL
+        held_by = store.open_trades_against(
+            session, order.account_id, order.exchange, order.symbol,
+            TradeSide.LONG if order.side is Side.SELL else TradeSide.SHORT,
+            None if external else (order.strategy_id, order.strategy_label))
+        quantity = _fill_delta(event)
+        if not held_by or quantity <= 0:
+            return
+        price = _value_delta(event) / quantity
+        now = self._clock()
+        for trade in held_by:
+            take = min(quantity, max(trade.open_quantity, 0))
+            if take <= 0:
+                continue
+            trade.exit_reason = trade.exit_reason or (
+                ExitReason.CLOSED_OUTSIDE if external else ExitReason.MANUAL_EXIT)
+            self._book_exit(session, trade, take, price * take, now)
+            trade.updated_at = now
+            store.save_trade(session, trade)
+            quantity -= take
+            if quantity == 0:
+                break
+
+
+def _recompute(trade: Trade) -> None:
+    trade.realised_pnl = (trade.exit_value - trade.entry_price * trade.exited_quantity
+                          ) * trade.side.sign
+    trade.exit_price = (trade.exit_value / trade.exited_quantity
+                        if trade.exited_quantity else None)
 
 
 def _fill_delta(event: AppliedEvent) -> int:

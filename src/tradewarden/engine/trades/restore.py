@@ -22,7 +22,7 @@ from tradewarden.domain.money import ZERO
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import ExitReason, Trade, TradeStatus
-from tradewarden.engine.holdings import broker_quantities
+from tradewarden.engine.holdings import broker_quantities, expected_quantities
 from tradewarden.engine.trades import notices
 from tradewarden.store import trades as store
 from tradewarden.store.db import Database
@@ -45,20 +45,26 @@ class _Snapshot:
     dead_exits: set[int]  # exiting trades whose exit order is over
 
 
-def _load(session: Session, since: datetime, day: date) -> _Snapshot:
+def open_trades_snapshot(session: Session) -> tuple[list[Trade], set[int]]:
+    """Open trades, and the exiting ones whose exit order is over (it will not get them out)."""
     trades = store.open_trades(session)
-    strategies = {}
-    for row in session.scalars(select(Strategy).where(Strategy.deleted_at.is_(None))):
-        try:
-            strategies[row.id] = StrategySettings.model_validate(row.settings or {})
-        except ValueError:
-            log.warning("strategy %s has invalid settings; portfolio limits off", row.id)
     dead = set()
     for trade in trades:
         if trade.status is TradeStatus.EXITING and trade.exit_order_id:
             order = load_order(session, trade.exit_order_id)
             if order is None or order.status.is_final or order.status is OrderStatus.FAILED:
                 dead.add(trade.id)
+    return trades, dead
+
+
+def _load(session: Session, since: datetime, day: date) -> _Snapshot:
+    trades, dead = open_trades_snapshot(session)
+    strategies = {}
+    for row in session.scalars(select(Strategy).where(Strategy.deleted_at.is_(None))):
+        try:
+            strategies[row.id] = StrategySettings.model_validate(row.settings or {})
+        except ValueError:
+            log.warning("strategy %s has invalid settings; portfolio limits off", row.id)
     return _Snapshot(trades, strategies, store.realised_since(session, since),
                      store.peaks(session, day), store.hit_strategies(session, day), dead)
 
@@ -87,12 +93,15 @@ async def restore(manager: TradeManager) -> None:
 
 
 async def _closed_outside(manager: TradeManager, trades: list[Trade]) -> list[Trade]:
-    """Open trades whose position is no longer at the broker."""
+    """Open trades whose position is no longer at the broker: where the broker holds less
+    than our recorded fills explain, by at least the trades' quantity (other strategies'
+    positions and holdings in the same symbol do not hide or fake a difference)."""
     by_account: dict[int, list[Trade]] = defaultdict(list)
     for trade in trades:
         if trade.open_quantity > 0:
             by_account[trade.account_id].append(trade)
     gone: list[Trade] = []
+    db = manager.ledger.db
     for account_id, owned in by_account.items():
         try:
             adapter = manager.accounts.adapter(account_id)
@@ -101,23 +110,25 @@ async def _closed_outside(manager: TradeManager, trades: list[Trade]) -> list[Tr
             log.warning("account %s: positions not read (%s); trades not checked", account_id,
                         exc)
             continue
+        expected = await db.run(manager.read_with, expected_quantities, account_id)
         ours: dict[tuple[str, str], int] = defaultdict(int)
         for trade in owned:
             ours[(trade.exchange, trade.symbol)] += trade.open_quantity * trade.side.sign
-        for key, expected in ours.items():
-            held = actual.get(key, 0)
-            if held == 0 or (held > 0) != (expected > 0):
+        for key, held_by_trades in ours.items():
+            missing = actual.get(key, 0) - expected.get(key, 0)  # < 0: sold elsewhere
+            if missing and (missing > 0) != (held_by_trades > 0) and (
+                    abs(missing) >= abs(held_by_trades)):
                 gone.extend(t for t in owned if (t.exchange, t.symbol) == key)
-            elif abs(held) < abs(expected):
-                log.warning("account %s %s: broker holds %d, trades expect %d; left as is",
-                            account_id, key, held, expected)
+            elif missing:
+                log.warning("account %s %s: broker differs from our fills by %+d; trades "
+                            "(%+d) left open", account_id, key, missing, held_by_trades)
     return gone
 
 
 def _close_outside(db: Database, trades: list[Trade], now: datetime) -> None:
     with db.transaction() as session:
         for trade in trades:
-            current = store.trade_by_id(session, trade.id)
+            current = store.trade_by_id(session, trade.id, for_update=True)
             if current is None or current.status is TradeStatus.CLOSED:
                 continue
             current.status = TradeStatus.CLOSED

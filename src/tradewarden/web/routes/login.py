@@ -62,7 +62,7 @@ async def login(request: Request) -> Response:
         limiter.record(client, username)
         return _login_page(request, next_path=next_path, username=username, status=401,
                            error="Wrong username or password.")
-    token, info = await services.web_sessions.create(
+    token, _session = await services.web_sessions.create(
         account.user_id, client, request.headers.get("user-agent"))
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="lax",

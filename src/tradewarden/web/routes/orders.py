@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -59,9 +59,7 @@ class ListRequest:
     size: int = 50
     from_date: date | None = None
     to_date: date | None = None
-
-    def __post_init__(self) -> None:
-        self.errors: dict[str, str] = {}
+    errors: dict[str, str] = field(default_factory=dict)
 
     def link(self, **changes: Any) -> str:
         """This list's URL with some parameters changed (page links, tabs)."""

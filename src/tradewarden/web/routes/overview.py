@@ -96,7 +96,8 @@ async def overview(request: Request, session: SessionDep) -> Response:
     return page(
         request, "overview.html", active="overview",
         accounts=accounts, counts=db_view.counts, queued=db_view.queued,
-        queue_size=sum(db_view.queued.values()), status_tabs=STATUS_TABS, statuses=[s.value for s in OrderStatus],
+        queue_size=sum(db_view.queued.values()), status_tabs=STATUS_TABS,
+        statuses=[s.value for s in OrderStatus],
         orders_today=sum(db_view.counts.values()), recent=db_view.recent,
         realised=sum((p.realised_pnl for p in positions), ZERO) if reachable else None,
         unrealised=sum((p.unrealised_pnl for p in positions), ZERO) if reachable else None,

@@ -8,7 +8,7 @@ uniqueness, account ownership, what deleting does with active trades — live in
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -68,7 +68,8 @@ async def _form_page(request: Request, session: SessionInfo, form: StrategyForm,
     return page(request, "strategy.html", active="strategies", status=status, form=form,
                 strategy=row, webhook_url=webhook_url, accounts=loaded["accounts"], others=others,
                 examples=strategy_form.webhook_examples(row) if row is not None else {},
-                preview=_preview_html(form, _sample_price(None)), protection=protection,
+                preview=_preview_html(strategy_form.parse_for_preview(form.values),
+                                      _sample_price(None)), protection=protection,
                 here=f"/strategies/{row.id}" if row else "/strategies/new")
 
 
@@ -89,8 +90,8 @@ async def new_strategy(request: Request, session: SessionDep) -> Response:
 @router.get("/strategies/preview")
 async def preview(request: Request, session: SessionDep) -> Response:
     """The risk preview for the form as typed (the page's script asks while the user types)."""
-    params = {k: v for k, v in request.query_params.items()}
-    form = strategy_form.parse({**params, "name": params.get("name") or "preview"})
+    params = dict(request.query_params.items())
+    form = strategy_form.parse_for_preview(params)
     html = _preview_html(form, _sample_price(params.get("sample_price")))
     return page(request, "_fragment.html", html=html)
 
@@ -177,10 +178,11 @@ async def delete(strategy_id: str, request: Request, session: SessionDep,
     row = await _owned(request, session, strategy_id)
     if row is None:
         return not_found(request, "strategy")
-    on_active = posted.get("on_active") or None
+    choice = posted.get("on_active")
+    on_active: Literal["close", "transfer"] | None = (
+        "close" if choice == "close" else "transfer" if choice == "transfer" else None)
     target = _strategy_id(posted.get("to")) if posted.get("to") else None
-    if on_active not in (None, "close", "transfer") or (on_active == "transfer"
-                                                         and target is None):
+    if (choice and on_active is None) or (on_active == "transfer" and target is None):
         return error_page(request, 422, "Choose to close the active trades, or a strategy to "
                                         "transfer them to.")
     try:

@@ -1,4 +1,4 @@
-"""Browser sessions of the web dashboard
+"""Browser sessions of the web dashboard; order-list indexes for the reason and strategy filters
 
 Revision ID: 0008
 Revises: 0007
@@ -40,9 +40,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_sessions_expires", "web_sessions", ["expires_at"], unique=False)
     op.create_index(op.f("ix_web_sessions_user_id"), "web_sessions", ["user_id"], unique=False)
+    op.create_index("ix_orders_user_status_reason_created", "orders",
+                    ["user_id", "status", "reason_code", "created_at"], unique=False)
+    op.create_index("ix_orders_user_label_created", "orders",
+                    ["user_id", "strategy_label", "created_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_user_label_created", table_name="orders")
+    op.drop_index("ix_orders_user_status_reason_created", table_name="orders")
     op.drop_index(op.f("ix_web_sessions_user_id"), table_name="web_sessions")
     op.drop_index("ix_web_sessions_expires", table_name="web_sessions")
     op.drop_table("web_sessions")
