@@ -72,7 +72,11 @@ class TradeHistory(ListTrades):
 
 async def _parse(request: Request, model: type[_Body]) -> tuple[int, Any, dict[str, Any]]:
     """Read (JSON body, or query parameters for GET), authenticate, validate (422)."""
-    body = await read_json(request) if request.method == "POST" else dict(request.query_params)
+    body: dict[str, Any]
+    if request.method == "POST":
+        body = await read_json(request)
+    else:  # never an API key in a URL (it would end up in access logs): headers only
+        body = {k: v for k, v in request.query_params.items() if k != "apikey"}
     caller = await authenticate(request, body)
     try:
         parsed = model.model_validate(body)

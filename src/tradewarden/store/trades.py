@@ -152,22 +152,25 @@ def closed_trades(session: Session, user_id: int, *, strategy_id: int | None = N
 
 def realised_since(session: Session, since: datetime,
                    strategy_ids: Sequence[int] | None = None) -> dict[int, Decimal]:
-    """Realised P&L per strategy of trades closed (or partly exited) since ``since``."""
-    query = (select(TRADES.c.strategy_id, func.sum(TRADES.c.realised_pnl))
-             .where(TRADES.c.strategy_id.is_not(None), TRADES.c.updated_at >= since,
-                    TRADES.c.exited_quantity > 0)
-             .group_by(TRADES.c.strategy_id))
+    """Realised P&L per strategy of trades closed since ``since`` (summed exactly, in
+    Python: SQLite would sum NUMERIC text as floats)."""
+    query = select(TRADES.c.strategy_id, TRADES.c.realised_pnl).where(
+        TRADES.c.strategy_id.is_not(None), TRADES.c.status == TradeStatus.CLOSED.value,
+        TRADES.c.closed_at >= since)
     if strategy_ids is not None:
         query = query.where(TRADES.c.strategy_id.in_(list(strategy_ids)))
-    return {sid: Decimal(total or ZERO) for sid, total in session.execute(query)}
+    totals: dict[int, Decimal] = {}
+    for strategy_id, pnl in session.execute(query):
+        totals[strategy_id] = totals.get(strategy_id, ZERO) + (pnl or ZERO)
+    return totals
 
 
 def funds_in_use(session: Session, strategy_id: int) -> Decimal:
-    """Entry value of the strategy's open trades."""
-    total = session.scalar(
-        select(func.sum(TRADES.c.entry_price * (TRADES.c.quantity - TRADES.c.exited_quantity)))
+    """Entry value of the strategy's open trades (exact Decimal arithmetic)."""
+    rows = session.execute(
+        select(TRADES.c.entry_price, TRADES.c.quantity - TRADES.c.exited_quantity)
         .where(TRADES.c.strategy_id == strategy_id, TRADES.c.status.in_(OPEN_STATUSES)))
-    return Decimal(total or ZERO)
+    return sum((price * max(open_quantity, 0) for price, open_quantity in rows), ZERO)
 
 
 def open_trade_count(session: Session, strategy_id: int) -> int:

@@ -23,7 +23,7 @@ from tradewarden.domain.trades import ExitReason, Trade
 from tradewarden.engine.executor import Executor
 from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import AppliedEvent
-from tradewarden.engine.placement import Placement
+from tradewarden.engine.placement import Placement, failure_of
 from tradewarden.engine.trades.recorder import EXIT_REASON, TRADE_ID
 from tradewarden.engine.trades.writer import StateWriter, is_database_down
 from tradewarden.store.db import Database
@@ -88,9 +88,14 @@ class ExitSender:
         submitting = _submitted_copy(order)
         adapter = self.executor.brokers.adapter(order.account_id)
         placement = await self.executor.send(adapter, submitting)
+        after = ((lambda: self.executor.mark_ambiguous(order.id))  # once it is recorded
+                 if placement.ambiguous else None)
         self.writer.submit(lambda session: self._record(session, order, placement),
-                           urgent=True)
-        return ExitOutcome(order.id, direct=True)
+                           urgent=True, after=after)
+        refused = placement.error is not None or failure_of(placement) is not None
+        return ExitOutcome(order.id, direct=True, denied=refused,
+                           reason=placement.error.message if placement.error else (
+                               "the broker refused the exit" if refused else None))
 
     def _record(self, session: Session, order: Order,
                 placement: Placement) -> Sequence[AppliedEvent]:
@@ -102,8 +107,6 @@ class ExitSender:
             known=created.order)
         placement.order = submitted.order
         outcome = self.executor.record_placement(session, placement, {})
-        if placement.ambiguous:
-            self.executor.mark_ambiguous(order.id)
         return [created, submitted, *outcome]
 
 

@@ -46,7 +46,7 @@ from tradewarden.engine.trades import notices
 from tradewarden.engine.trades.exits import ExitSender
 from tradewarden.engine.trades.portfolio import PortfolioLimits, Portfolios
 from tradewarden.engine.trades.recorder import TRADE_ID
-from tradewarden.engine.trades.writer import StateWriter, Write
+from tradewarden.engine.trades.writer import Collected, StateWriter
 from tradewarden.engine.triggers import TradeLevels, TrailKind, TriggerEngine
 from tradewarden.metrics import Metrics
 from tradewarden.store import trades as store
@@ -116,9 +116,16 @@ class TradeManager:
         self._exit_attempts: dict[int, int] = {}
         self._failed_exits: dict[int, str] = {}  # trade → the last exit order retried after
         self._realised_counted: dict[int, Decimal] = {}  # closed trade → P&L already counted
+        self._pending_states: dict[int, dict[str, Any]] = {}  # derived state not yet written
+        self._pending_peaks: dict[int, Decimal] = {}
+        self._written_peaks: dict[int, Decimal] = {}
         self._day = ist_day(clock())
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        #: live dashboard hooks (``web/live_trades.py``): a trade opened, changed or closed;
+        #: a price arrived for a watched symbol. Both must be cheap and must not raise.
+        self.on_change: Callable[[Trade], None] | None = None
+        self.on_tick: Callable[[str], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -180,6 +187,8 @@ class TradeManager:
                 self.exit(trade, ExitReason(trigger.reason.value))
         for strategy_id, reason, pnl in self.portfolios.on_price(symbol, price):
             self._portfolio_hit(strategy_id, reason, pnl)
+        if self.on_tick is not None:
+            self.on_tick(symbol)
 
     def last_price(self, symbol: str) -> Decimal | None:
         return self.prices.get(symbol)
@@ -269,8 +278,10 @@ class TradeManager:
         with self.ledger.db.read() as session:
             return query(session, *args)
 
-    def refresh(self, trade: Trade, *, exit_order_dead: bool = False) -> None:
-        """Bring memory in line with ``trade`` as the database has it now."""
+    def refresh(self, trade: Trade, *, exit_order_dead: bool = False,
+                portfolio: bool = True) -> None:
+        """Bring memory in line with ``trade`` as the database has it now (``portfolio=False``
+        when many trades are loaded at once; then rebuild the portfolios afterwards)."""
         known = self.trades.get(trade.id)
         if known is not None and known.version > trade.version:
             return  # an older read overtaken by a newer one
@@ -303,8 +314,24 @@ class TradeManager:
                 self._schedule_retry(trade, reason, "more of the entry filled after the exit")
         if trade.strategy_id is not None and not self.portfolios.knows(trade.strategy_id):
             self._spawn(self.reload_strategy(trade.strategy_id))
-        self._rebuild_portfolio(trade.strategy_id)
-        self._check_portfolio(trade.strategy_id)
+        if portfolio:
+            self._rebuild_portfolio(trade.strategy_id)
+            self._check_portfolio(trade.strategy_id)
+        self._changed(trade)
+
+    def _changed(self, trade: Trade) -> None:
+        if self.on_change is not None:
+            self.on_change(trade)
+
+    def rebuild_portfolios(self) -> None:
+        """Rebuild every strategy's open positions from the trades in memory, once."""
+        by_strategy: dict[int, list[Trade]] = {}
+        for trade in self.trades.values():
+            if trade.strategy_id is not None:
+                by_strategy.setdefault(trade.strategy_id, []).append(trade)
+        for strategy_id in list(self._strategies):
+            if self.portfolios.knows(strategy_id):
+                self.portfolios.rebuild(strategy_id, by_strategy.get(strategy_id, []))
 
     def _forget(self, trade: Trade) -> None:
         self.engine.remove(trade.id)
@@ -330,6 +357,7 @@ class TradeManager:
             self._rebuild_portfolio(trade.strategy_id)
             self._check_portfolio(trade.strategy_id)
             self._spawn(self._reload_realised(trade.strategy_id))
+        self._changed(trade)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run background work that must not be lost track of (cancelled on stop)."""
@@ -366,6 +394,7 @@ class TradeManager:
         trade.exit_reason = trade.exit_reason or reason
         self._exiting[trade.id] = asyncio.create_task(self._send_exit(trade, reason),
                                                       name=f"exit-{trade.id}")
+        self._changed(trade)
 
     async def _send_exit(self, trade: Trade, reason: ExitReason) -> None:
         try:
@@ -522,28 +551,43 @@ class TradeManager:
 
     # --- persistence of derived state ---------------------------------------------------
 
-    def _collect_states(self) -> Write | None:
-        states: list[dict[str, Any]] = []
+    def _collect_states(self) -> Collected | None:
+        """The latest best prices / trailing levels and day peaks not yet written, merged
+        (one entry per trade however many flushes fail while the database is away)."""
         for trade_id, best, level in self.engine.drain_changed():
             trade = self.trades.get(trade_id)
             if trade is None:
                 continue
             trade.best_price, trade.trailing_level = _money(best), _money(level)
-            states.append({"trade_id": trade_id, "best": trade.best_price,
-                           "level": trade.trailing_level})
-        peaks = [(sid, self.portfolios.peak(sid)) for sid in self._strategies
-                 if self.portfolios.knows(sid) and self.portfolios.peak(sid) > 0]
-        if not states and not peaks:
+            self._pending_states[trade_id] = {"trade_id": trade_id, "best": trade.best_price,
+                                              "level": trade.trailing_level}
+        for strategy_id in self._strategies:
+            if self.portfolios.knows(strategy_id):
+                peak = self.portfolios.peak(strategy_id)
+                if peak > 0 and self._written_peaks.get(strategy_id) != peak:
+                    self._pending_peaks[strategy_id] = peak
+        if not self._pending_states and not self._pending_peaks:
             return None
+        states = dict(self._pending_states)
+        peaks = dict(self._pending_peaks)
         day = self._day
 
         def write(session: Session) -> list[AppliedEvent]:
-            store.save_trail_states(session, states)
-            for strategy_id, peak in peaks:
+            store.save_trail_states(session, list(states.values()))
+            for strategy_id, peak in peaks.items():
                 store.record_portfolio_state(session, strategy_id, day, peak)
             return []
 
-        return write
+        def written() -> None:
+            for trade_id, state in states.items():
+                if self._pending_states.get(trade_id) == state:
+                    del self._pending_states[trade_id]
+            for strategy_id, peak in peaks.items():
+                self._written_peaks[strategy_id] = peak
+                if self._pending_peaks.get(strategy_id) == peak:
+                    del self._pending_peaks[strategy_id]
+
+        return write, written
 
     # --- housekeeping -------------------------------------------------------------------
 

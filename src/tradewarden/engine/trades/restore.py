@@ -87,7 +87,9 @@ async def restore(manager: TradeManager) -> None:
     closed = {t.id for t in gone}
     for trade in snapshot.trades:
         if trade.id not in closed:
-            manager.refresh(trade, exit_order_dead=trade.id in snapshot.dead_exits)
+            manager.refresh(trade, exit_order_dead=trade.id in snapshot.dead_exits,
+                            portfolio=False)
+    manager.rebuild_portfolios()
     log.info("trades: %d open trade(s) restored, %d closed outside",
              len(snapshot.trades) - len(closed), len(closed))
 

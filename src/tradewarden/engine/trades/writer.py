@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 #: One queued write: runs inside the flush's transaction, returns ledger events to publish.
 Write = Callable[[Session], Sequence[AppliedEvent]]
+#: Runs on the event loop after the write that carries it committed.
+AfterCommit = Callable[[], None]
+#: The collected derived state: its write and what to do once it is committed.
+Collected = tuple[Write, AfterCommit | None]
 
 
 def is_database_down(exc: BaseException) -> bool:
@@ -34,15 +38,20 @@ def is_database_down(exc: BaseException) -> bool:
 
 
 class StateWriter:
-    """Queues writes and flushes them in order; see the module docstring."""
+    """Queues writes and flushes them in order; see the module docstring.
+
+    ``collect`` is asked before every flush for the *latest* derived state (one write plus a
+    callback run once it is committed); it is not queued, so a long outage keeps one merged
+    copy of that state instead of one per failed flush.
+    """
 
     def __init__(self, ledger: Ledger, interval_s: float = 1.0, max_backoff_s: float = 10.0,
-                 collect: Callable[[], Write | None] | None = None) -> None:
+                 collect: Callable[[], Collected | None] | None = None) -> None:
         self.ledger = ledger
         self.interval_s = interval_s
         self.max_backoff_s = max_backoff_s
-        self._collect = collect  # called before each flush (e.g. drain trailing states)
-        self._queue: deque[Write] = deque()
+        self._collect = collect
+        self._queue: deque[tuple[Write, AfterCommit | None]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self.degraded = False
@@ -52,8 +61,10 @@ class StateWriter:
     def queued(self) -> int:
         return len(self._queue)
 
-    def submit(self, write: Write, *, urgent: bool = False) -> None:
-        self._queue.append(write)
+    def submit(self, write: Write, *, urgent: bool = False,
+               after: AfterCommit | None = None) -> None:
+        """Queue ``write``; ``after`` runs on the event loop once it is committed."""
+        self._queue.append((write, after))
         if urgent:
             self._wakeup.set()
 
@@ -72,37 +83,44 @@ class StateWriter:
 
     async def flush(self) -> bool:
         """Write everything queued now; False (queue kept) when the database is down."""
-        if self._collect is not None:
-            write = self._collect()
-            if write is not None:
-                self._queue.append(write)
-        if not self._queue:
-            return True
+        collected = self._collect() if self._collect is not None else None
         batch = list(self._queue)
+        if collected is not None:
+            batch.append(collected)
+        if not batch:
+            return True
         try:
-            applied = await self.ledger.db.run(self._write, batch)
+            applied = await self.ledger.db.run(self._write, [write for write, _ in batch])
         except Exception as exc:
             if is_database_down(exc):
                 return self._degrade(len(batch), exc)
-            return await self._flush_one_by_one(batch)
-        for _ in batch:
+            return await self._flush_one_by_one(batch, collected)
+        for _ in range(len(batch) - (collected is not None)):  # later submissions stay
             self._queue.popleft()
         self._recovered(len(batch))
         self.ledger.publish(applied)
+        for _, after in batch:
+            if after is not None:
+                after()
         return True
 
-    async def _flush_one_by_one(self, batch: list[Write]) -> bool:
+    async def _flush_one_by_one(self, batch: list[tuple[Write, AfterCommit | None]],
+                                collected: Collected | None) -> bool:
         """A write failed for a reason other than the database: isolate and drop it."""
-        for write in batch:
+        for item in batch:
+            write, after = item
             try:
                 applied = await self.ledger.db.run(self._write, [write])
             except Exception as exc:
                 if is_database_down(exc):
                     return self._degrade(len(self._queue), exc)
                 log.exception("dropping a state write that cannot succeed")
-                applied = []
-            self._queue.popleft()
+                applied, after = [], None
+            if item is not collected:
+                self._queue.popleft()
             self.ledger.publish(applied)
+            if after is not None:
+                after()
         self._recovered(len(batch))
         return True
 
