@@ -96,6 +96,7 @@ class Engine:
         ledger.add_recorder(self.trade_recorder)
         self.trades = TradeManager(ledger, self.intake, self.executor, self.actions,
                                    self.settings.trades, self.metrics)
+        self.trades.session_hours = self.calendar.hours
         self.trade_ops = TradeOperations(self.trades, self.trade_recorder)
         for guarded in (self.intake, self.retry_queue):
             guarded.guard_settings = replace(guarded.guard_settings,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.money import ZERO
-from tradewarden.domain.orders import CancelledBy, ExecutionType, Side
+from tradewarden.domain.orders import CancelledBy, ExecutionType, Order, Side
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import (
@@ -65,6 +65,7 @@ class TradeSettings:
     feed_backoff_base_s: float = 0.5
     feed_stale_after_s: float = 10.0
     resync_interval_s: float = 10.0
+    exit_stuck_alert_s: float = 60.0
 
 
 def levels_of(trade: Trade) -> TradeLevels:
@@ -118,6 +119,9 @@ class TradeManager:
         self._realised_counted: dict[int, Decimal] = {}  # closed trade → P&L already counted
         self._pending_states: dict[int, dict[str, Any]] = {}  # derived state not yet written
         self._pending_peaks: dict[int, Decimal] = {}
+        self._stuck_alerted: set[str] = set()  # exit orders already reported as stuck
+        #: The day's session (open, close) from the market calendar, or None on holidays.
+        self.session_hours: Callable[[date], tuple[datetime, datetime] | None] | None = None
         self._written_peaks: dict[int, Decimal] = {}
         self._day = ist_day(clock())
         self._tasks: list[asyncio.Task[None]] = []
@@ -234,9 +238,11 @@ class TradeManager:
     async def resync(self) -> None:
         """Compare memory with the database's open trades and repair differences (a missed
         or failed bus update must not leave a trade unwatched or stuck)."""
-        from tradewarden.engine.trades.restore import open_trades_snapshot
+        from tradewarden.engine.trades.restore import exit_orders_snapshot
 
-        trades, dead_exits = await self.ledger.db.run(self.read_with, open_trades_snapshot)
+        trades, dead_exits, live_exits = await self.ledger.db.run(self.read_with,
+                                                                  exit_orders_snapshot)
+        self._watch_exit_orders(live_exits)
         open_ids = {t.id for t in trades}
         for trade in trades:
             known = self.trades.get(trade.id)
@@ -272,6 +278,20 @@ class TradeManager:
             trade = await self.ledger.db.run(self.read_with, store.trade_for_entry, order.id)
             if trade is not None:
                 self.refresh(trade)
+
+    def _watch_exit_orders(self, live_exits: dict[int, Order]) -> None:
+        """Alert (once per order) on an exit order that has not completed for a while: a
+        MARKET exit stuck at a circuit limit, or one never sent."""
+        now = self._clock()
+        for trade_id, order in live_exits.items():
+            age = (now - order.created_at).total_seconds()
+            if age < self.settings.exit_stuck_alert_s or order.id in self._stuck_alerted:
+                continue
+            self._stuck_alerted.add(order.id)
+            trade = self.trades.get(trade_id)
+            self.alert(trade.user_id if trade else order.user_id, "error",
+                       f"Trade {trade_id} {order.exchange}:{order.symbol}: exit order "
+                       f"{order.id} is still {order.status.value} after {age:.0f} s")
 
     def read_with(self, query: Callable[..., Any], *args: Any) -> Any:
         """Run ``query(session, *args)`` in a read transaction (call through ``db.run``)."""
@@ -612,7 +632,8 @@ class TradeManager:
         from tradewarden.engine.trades.squareoff import due_for_square_off
 
         now = self._clock()
-        for trade in due_for_square_off(list(self.trades.values()), self._strategies, now):
+        for trade in due_for_square_off(list(self.trades.values()), self._strategies, now,
+                                        self.session_hours):
             self.exit(trade, ExitReason.SQUARE_OFF)
 
 

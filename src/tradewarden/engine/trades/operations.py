@@ -18,6 +18,7 @@ from tradewarden.domain.trades import (
     ExitReason,
     Trade,
     TradeError,
+    TradeSide,
     TradeStatus,
     check_levels,
     trailing_level_of,
@@ -128,6 +129,11 @@ class TradeOperations:
                 trade.trailing_level = (trailing_level_of(best, trade.trailing_stop, trade.side)
                                         if trade.trailing_stop else None)
                 check_levels(trade.side, last, trade.stop_loss, trade.target)
+                level = trade.trailing_level
+                if level is not None and last is not None and (
+                        (level >= last) if trade.side is TradeSide.LONG else (level <= last)):
+                    raise TradeError(f"the trailing stop's level {level:.2f} is already beyond "
+                                     f"the last price {last}")
                 trade.updated_at = self.manager.now()
                 store.save_trade(session, trade)
                 return trade

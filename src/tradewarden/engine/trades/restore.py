@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tradewarden.brokers.errors import BrokerError
 from tradewarden.domain.money import ZERO
+from tradewarden.domain.orders import Order
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import ExitReason, Trade, TradeStatus
@@ -47,14 +48,23 @@ class _Snapshot:
 
 def open_trades_snapshot(session: Session) -> tuple[list[Trade], set[int]]:
     """Open trades, and the exiting ones whose exit order is over (it will not get them out)."""
+    trades, dead, _ = exit_orders_snapshot(session)
+    return trades, dead
+
+
+def exit_orders_snapshot(session: Session) -> tuple[list[Trade], set[int], dict[int, Order]]:
+    """Open trades; those whose exit order is over; and the live exit orders by trade."""
     trades = store.open_trades(session)
-    dead = set()
+    dead: set[int] = set()
+    live: dict[int, Order] = {}
     for trade in trades:
         if trade.status is TradeStatus.EXITING and trade.exit_order_id:
             order = load_order(session, trade.exit_order_id)
             if order is None or order.status.is_final or order.status is OrderStatus.FAILED:
                 dead.add(trade.id)
-    return trades, dead
+            else:
+                live[trade.id] = order
+    return trades, dead, live
 
 
 def _load(session: Session, since: datetime, day: date) -> _Snapshot:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime, time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from tradewarden.domain.orders import Product
@@ -16,15 +16,26 @@ MARKET_CLOSE = time(15, 30)
 
 
 def due_for_square_off(trades: Iterable[Trade], strategies: Mapping[int, StrategySettings],
-                       now: datetime) -> list[Trade]:
+                       now: datetime,
+                       hours: Callable[[date], tuple[datetime, datetime] | None] | None = None,
+                       ) -> list[Trade]:
     """Active intraday (MIS) trades whose strategy's square-off time has come today.
 
-    Only on weekdays between the square-off time and the close, so a service started in the
-    evening (the paper broker's always-open clock) does not flatten the demo's trades.
+    Only on trading days (``hours`` gives the day's session, from the market calendar; without
+    it, weekdays 09:15-15:30) between the square-off time and the session's close, so a
+    service started in the evening (the paper broker's always-open clock) or on a holiday does
+    not flatten trades.
     """
     local = now.astimezone(IST)
-    if local.weekday() >= 5:
+    if hours is not None:
+        session = hours(local.date())
+        if session is None:
+            return []
+        close = session[1].astimezone(IST).time()
+    elif local.weekday() >= 5:
         return []
+    else:
+        close = MARKET_CLOSE
     clock = local.time()
     due = []
     for trade in trades:
@@ -32,6 +43,6 @@ def due_for_square_off(trades: Iterable[Trade], strategies: Mapping[int, Strateg
             continue
         settings = strategies.get(trade.strategy_id) if trade.strategy_id is not None else None
         cutoff = settings.square_off_time if settings is not None else None
-        if cutoff is not None and cutoff <= clock < MARKET_CLOSE:
+        if cutoff is not None and cutoff <= clock < close:
             due.append(trade)
     return due
