@@ -112,6 +112,13 @@ def open_trades(session: Session, user_id: int | None = None,
     return [trade_from_row(row) for row in session.execute(query)]
 
 
+def any_open_trade(session: Session, account_id: int, exchange: str, symbol: str) -> bool:
+    """Whether any trade is open in this instrument of the account (either side)."""
+    return session.execute(select(TRADES.c.id).where(
+        TRADES.c.status.in_(OPEN_STATUSES), TRADES.c.account_id == account_id,
+        TRADES.c.exchange == exchange, TRADES.c.symbol == symbol).limit(1)).first() is not None
+
+
 def open_trades_against(session: Session, account_id: int, exchange: str, symbol: str,
                         side: TradeSide,
                         booked: tuple[int | None, str | None] | None) -> list[Trade]:

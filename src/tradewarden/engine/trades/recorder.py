@@ -61,8 +61,17 @@ class TradeRecorder:
             order = event.order
             if order.extra.get(TRADE_ID) is not None:
                 self._isolated(session, event, self._on_exit_order)
-            elif _fill_delta(event) > 0:
+            elif _fill_delta(event) > 0 and self._may_touch_trades(session, order):
                 self._isolated(session, event, self._on_other_fill)
+
+    @staticmethod
+    def _may_touch_trades(session: Session, order: Order) -> bool:
+        """A cheap read first: most fills (orders without trades) need no savepoint."""
+        if order.origin is Origin.TRADE_EXIT:
+            return False
+        if order.execution_type is ExecutionType.ENTRY and order.strategy_id is not None:
+            return True  # may open a trade from the strategy's defaults
+        return store.any_open_trade(session, order.account_id, order.exchange, order.symbol)
 
     def _isolated(self, session: Session, event: AppliedEvent,
                   work: Callable[[Session, AppliedEvent], None]) -> None:
