@@ -91,3 +91,23 @@ def test_duplicates_are_refused(data_dir: Path) -> None:
     assert tradewarden(*args).returncode == 0
     dup = tradewarden(*args)
     assert dup.returncode == 2 and "already exists" in dup.stderr
+
+
+def test_passwd_sets_a_dashboard_password(data_dir: Path) -> None:
+    assert tradewarden("users", "create", "dave", "--data-dir", str(data_dir)).returncode == 0
+    short = tradewarden("users", "passwd", "dave", "--data-dir", str(data_dir), stdin="short\n")
+    assert short.returncode == 2 and "at least 8" in short.stderr
+    changed = tradewarden("users", "passwd", "dave", "--data-dir", str(data_dir),
+                          stdin="a much better secret\n")
+    assert changed.returncode == 0, changed.stderr
+    missing = tradewarden("users", "passwd", "ghost", "--data-dir", str(data_dir),
+                          stdin="a much better secret\n")
+    assert missing.returncode == 2 and "no user named 'ghost'" in missing.stderr
+    db = _db(data_dir)
+    try:
+        with db.transaction() as session:
+            dave = Users(session).require("dave")
+            assert dave.password_hash and verify_password(dave.password_hash,
+                                                          "a much better secret")
+    finally:
+        db.close()

@@ -1,4 +1,4 @@
-"""``tradewarden users create``, ``apikeys create`` and ``accounts add``."""
+"""``tradewarden users create|passwd``, ``apikeys create`` and ``accounts add``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ def register(subparsers: Any) -> None:
     create.add_argument("--admin", action="store_true", help="make the user an administrator")
     add_database_options(create)
     create.set_defaults(handler=_create_user)
+    passwd = users_actions.add_parser(
+        "passwd", help="set a user's dashboard password (read from standard input)")
+    passwd.add_argument("name")
+    add_database_options(passwd)
+    passwd.set_defaults(handler=_set_password)
 
     keys = subparsers.add_parser("apikeys", help="manage API keys")
     keys_actions = keys.add_subparsers(dest="apikeys_command", metavar="ACTION", required=True)
@@ -54,14 +59,16 @@ def _valid_name(kind: str, name: str) -> str:
     return name
 
 
+def _password_from_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CliError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    return hash_password(password)
+
+
 def _create_user(args: argparse.Namespace) -> int:
     name = _valid_name("user", args.name)
-    password_hash = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise CliError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-        password_hash = hash_password(password)
+    password_hash = _password_from_stdin() if args.password_stdin else None
     with open_database(settings_from(args)) as db:
         try:
             with db.transaction() as session:
@@ -69,6 +76,18 @@ def _create_user(args: argparse.Namespace) -> int:
         except RepositoryError as exc:
             raise CliError(str(exc)) from exc
     print(f"created user {name}")
+    return 0
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    password_hash = _password_from_stdin()
+    with open_database(settings_from(args)) as db:
+        try:
+            with db.transaction() as session:
+                Users(session).require(args.name).password_hash = password_hash
+        except RepositoryError as exc:
+            raise CliError(str(exc)) from exc
+    print(f"password set for {args.name}")
     return 0
 
 
