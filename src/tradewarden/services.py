@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tradewarden.api.auth import Authenticator
 from tradewarden.broker_setup import BrokerSetup
@@ -15,7 +16,11 @@ from tradewarden.engine.runtime import Engine, EngineSettings
 from tradewarden.notify.service import Notifier
 from tradewarden.store.db import Database
 from tradewarden.web.live import LiveHub, forward_orders
+from tradewarden.web.live_notifications import NotificationFeed
 from tradewarden.web.sessions import SessionStore
+
+if TYPE_CHECKING:
+    from tradewarden.web.live_trades import TradeFeed
 
 
 @dataclass
@@ -33,6 +38,8 @@ class Services:
     live: LiveHub = field(default_factory=LiveHub)  # WS /api/v1/ws: publish(user_id, type, data)
     ready: bool = False
     _live_feed: asyncio.Task[None] | None = None
+    _trade_feed: TradeFeed | None = None  # live trade/tick messages
+    _notification_feed: asyncio.Task[None] | None = None  # live notification messages
 
     @classmethod
     def open(cls, settings: Settings, brokers: BrokerSetup,
@@ -53,17 +60,25 @@ class Services:
                    notifier=notifier)
 
     async def start(self) -> None:
+        from tradewarden.web.live_trades import TradeFeed  # imports the API, which imports us
+
         self._live_feed = asyncio.create_task(forward_orders(self.ledger.bus, self.live))
+        self._notification_feed = asyncio.create_task(NotificationFeed(self.db, self.live).run())
         await self.notifier.start(self.ledger.bus)
+        self._trade_feed = TradeFeed(self.engine.trade_ops, self.live)
+        self._trade_feed.attach()
         await self.engine.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
-        if self._live_feed is not None:
-            self._live_feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._live_feed
+        for task in (self._live_feed, self._notification_feed):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._trade_feed is not None:
+            self._trade_feed.detach()
         await self.engine.stop()
         await self.notifier.stop()
         await self.brokers.close()

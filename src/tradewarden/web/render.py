@@ -32,9 +32,9 @@ SECURITY_HEADERS = {
 NAV: tuple[tuple[str, str, str | None], ...] = (
     ("overview", "Overview", "/"),
     ("orders", "Orders", "/orders"),
-    ("trades", "Trades", None),  # issue 8 part 4, once the trades API exists
+    ("trades", "Trades", "/trades"),
     ("strategies", "Strategies", "/strategies"),
-    ("notifications", "Notifications", None),  # issue 8 part 6
+    ("notifications", "Notifications", "/notifications"),
     ("settings", "Settings", "/settings"),
 )
 
@@ -53,6 +53,15 @@ NOTICES = {
     "account_added": "Paper account added; it is monitored from the next cycle.",
     "kill_switch_on": "Kill switch ON: new entries on that account are denied.",
     "kill_switch_off": "Kill switch off: entries are allowed again.",
+    "levels_saved": "Levels saved; the trade is watched with them from now on.",
+    "levels_unchanged": "Nothing changed: the levels are as they were.",
+    "exit_requested": "Exit order placed; the trade closes when it fills.",
+    "channel_added": "Channel added. Press Test to check that messages arrive.",
+    "channel_removed": "Channel removed.",
+    "preferences_saved": "Preferences saved.",
+    "quiet_saved": "Quiet hours saved.",
+    "quiet_off": "Quiet hours off.",
+    "resent": "Notification queued to be sent again.",
 }
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tradewarden.web.routes import login, orders, overview, settings, strategies
+from tradewarden.web.routes import (
+    login,
+    notifications,
+    orders,
+    overview,
+    settings,
+    strategies,
+    trades,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (login.router, overview.router, orders.router,
-                                  strategies.router, settings.router)
+ROUTERS: tuple[APIRouter, ...] = (login.router, overview.router, orders.router, trades.router,
+                                  strategies.router, notifications.router, settings.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
@@ -18,7 +18,7 @@ from tradewarden.domain.statuses import OrderStatus
 from tradewarden.services import Services
 from tradewarden.store.order_queries import OrderFilter, list_orders, user_fills
 from tradewarden.store.tables import BrokerAccount, OrderRow
-from tradewarden.web import queries
+from tradewarden.web import notification_views, queries, trade_views
 from tradewarden.web.access import SessionDep, services_of
 from tradewarden.web.charts import FillPoint, intraday_pnl, pnl_svg
 from tradewarden.web.formatting import IST
@@ -52,6 +52,9 @@ class DbView:
     queued: dict[str, int]
     fills: list[FillPoint]
     recent: list[OrderRow]
+    names: dict[int, str]  # strategies, for the open trades
+    alerts: list[notification_views.Alert]
+    failed_notifications: int
 
 
 async def _broker_view(services: Services, row: BrokerAccount) -> AccountView:
@@ -77,7 +80,11 @@ def _db_view(services: Services, user_id: int, since: datetime) -> DbView:
         return DbView(accounts=queries.accounts(session, user_id),
                       counts=queries.status_counts_since(session, user_id, since),
                       queued=queries.queued_counts(session, user_id), fills=fills,
-                      recent=list_orders(session, user_id, OrderFilter(), 1, 8).items)
+                      recent=list_orders(session, user_id, OrderFilter(), 1, 8).items,
+                      names=trade_views.strategy_names(session, user_id),
+                      alerts=notification_views.recent_alerts(session, user_id,
+                                                              since - timedelta(days=1)),
+                      failed_notifications=notification_views.failed_count(session, user_id))
 
 
 @router.get("/")
@@ -93,6 +100,7 @@ async def overview(request: Request, session: SessionDep) -> Response:
              if p.last_price is not None}
     curve = intraday_pnl(db_view.fills, marks, now)
     reachable = [a for a in accounts if a.funds is not None]
+    views = services.engine.trade_ops.active(session.user_id)
     return page(
         request, "overview.html", active="overview",
         accounts=accounts, counts=db_view.counts, queued=db_view.queued,
@@ -107,4 +115,7 @@ async def overview(request: Request, session: SessionDep) -> Response:
         if reachable else None,
         chart=pnl_svg(curve), curve_points=len(curve), open_positions=sum(
             1 for p in positions if p.quantity),
-        open_trades=None)  # SLOT: the trades engineer passes GET /api/v1/activetrades items
+        open_trades=trade_views.active_rows(views, db_view.names,
+                                            trade_views.DEFAULT_NEAR_PERCENT),
+        trades_unrealised=sum((v.unrealised_pnl for v in views), ZERO),
+        alerts=db_view.alerts, failed_notifications=db_view.failed_notifications)

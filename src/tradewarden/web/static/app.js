@@ -1,5 +1,6 @@
 // Tradewarden dashboard behaviour: theme toggle, confirmation dialogs, copy buttons, the live
-// WebSocket feed and the strategy risk preview. Hand-written, no dependencies.
+// WebSocket feed (orders, trades, ticks, notifications), inline form results and the strategy
+// risk preview. Hand-written, no dependencies.
 (function () {
   "use strict";
 
@@ -69,8 +70,9 @@
       var body = $("#confirm-body"), template = $("template.confirm-body", form);
       body.textContent = "";
       if (template) { body.appendChild(template.content.cloneNode(true)); }
+      copyLiveValues(form, body);
       ok.textContent = form.getAttribute("data-confirm-button") || "Confirm";
-      ok.classList.toggle("danger", /drop|delete|revoke|turn on|cancel order/i.test(ok.textContent));
+      ok.classList.toggle("danger", /drop|delete|revoke|turn on|cancel order|exit|remove/i.test(ok.textContent));
       ok.disabled = false;
       error.hidden = true;
       dialog.showModal();
@@ -100,6 +102,37 @@
     dialog.addEventListener("close", function () {
       if (pending && pending.opener && document.contains(pending.opener)) { pending.opener.focus(); }
       pending = null;
+    });
+  }
+
+  // A dialog about a trade shows its numbers as they are now, not as the page was rendered.
+  function copyLiveValues(form, body) {
+    var holder = form.closest("[data-trade-page]");
+    var source = form.closest("[data-trade-id]") || (holder && $("[data-trade-id]", holder));
+    if (!source) { return; }
+    $all("[data-field]", body).forEach(function (cell) {
+      var live = $('[data-field="' + cell.getAttribute("data-field") + '"]', source);
+      if (!live) { return; }
+      cell.textContent = live.textContent;
+      ["pos", "neg", "flat"].forEach(function (name) { cell.classList.toggle(name, live.classList.contains(name)); });
+    });
+  }
+
+  // Forms marked data-inline-result="#output" post in the background and show the answer there.
+  function setupInlineResults() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-inline-result") || form.hasAttribute("data-confirm")) { return; }
+      event.preventDefault();
+      var output = $(form.getAttribute("data-inline-result")), button = $('button[type="submit"]', form);
+      if (button) { button.disabled = true; }
+      output.classList.remove("ok", "failed");
+      output.textContent = "Sending…";
+      postForm(form).then(function (result) {
+        if (button) { button.disabled = false; }
+        output.textContent = result.message;
+        output.classList.add(result.ok ? "ok" : "failed");
+      });
     });
   }
 
@@ -316,7 +349,156 @@
     if (isQueued) { bump('[data-queue-count="' + event.to_status + '"]', 1); }
   }
 
+  // --- trades and ticks ----------------------------------------------------------------------------
+
+  function signedInr(value) {
+    var n = Number(value);
+    if (value === null || value === undefined || value === "" || isNaN(n)) { return "–"; }
+    var text = "₹" + numberFormat.format(Math.abs(n));
+    return n > 0 ? "+" + text : n < 0 ? "\u2212" + text : text;
+  }
+  function price(value) { return value === null || value === undefined || value === "" ? "–" : money(value); }
+  function setPnlClass(element, value) {
+    var n = Number(value) || 0;
+    element.classList.remove("pos", "neg", "flat");
+    element.classList.add(n > 0 ? "pos" : n < 0 ? "neg" : "flat");
+  }
+  function tradeBadge(status) {
+    var span = document.createElement("span");
+    span.className = "badge t-" + status;
+    span.setAttribute("data-status", status);
+    span.textContent = status;
+    return span;
+  }
+  function trailText(trail) {
+    if (!trail) { return "no trail"; }
+    return "trail " + money(trail.value) + (trail.kind === "percent" ? " %" : " pts");
+  }
+
+  function setPnl(root, value) {
+    $all('[data-field="pnl"]', root).forEach(function (cell) {
+      cell.textContent = signedInr(value);
+      setPnlClass(cell, value);
+    });
+    if (root.hasAttribute("data-pnl")) { root.setAttribute("data-pnl", String(value || 0)); }
+  }
+
+  function setLevel(root, name, value) {
+    $all('[data-level="' + name + '"]', root).forEach(function (cell) {
+      cell.setAttribute("data-level-value", value === null || value === undefined ? "" : String(value));
+    });
+    setField(root, name, price(value));
+  }
+
+  // Levels within the page's percentage (data-near) of the last price are highlighted.
+  function markNear(root) {
+    var holder = root.closest("[data-near]");
+    var near = holder ? Number(holder.getAttribute("data-near")) : 0.5;
+    var ltp = Number(root.getAttribute("data-ltp"));
+    $all("[data-level]", root).forEach(function (cell) {
+      var raw = cell.getAttribute("data-level-value"), level = Number(raw);
+      var close = raw !== "" && raw !== null && ltp > 0 && Math.abs(ltp - level) * 100 <= near * ltp;
+      cell.classList.toggle("near", close);
+    });
+  }
+
+  function tradeRoots(tradeId) {
+    return $all('[data-trade-id="' + tradeId + '"]');
+  }
+
+  // Counts, unrealised totals and the per-strategy summary follow the rows on the page.
+  function recomputeTrades() {
+    var rows = $all("tr[data-trade-id][data-pnl]"), total = 0, unrealised = {}, open = {};
+    rows.forEach(function (row) {
+      var value = Number(row.getAttribute("data-pnl")) || 0, key = row.getAttribute("data-strategy");
+      total += value;
+      unrealised[key] = (unrealised[key] || 0) + value;
+      open[key] = (open[key] || 0) + 1;
+    });
+    $all("[data-trades-count]").forEach(function (cell) { cell.textContent = String(rows.length); });
+    $all("[data-trades-unrealised]").forEach(function (cell) {
+      cell.textContent = signedInr(total);
+      setPnlClass(cell, total);
+    });
+    $all("tr[data-summary]").forEach(function (row) {
+      var key = row.getAttribute("data-summary"), all = key === "all";
+      var value = all ? total : (unrealised[key] || 0);
+      var sum = value + (Number(row.getAttribute("data-realised")) || 0);
+      $all('[data-summary-field="open"]', row).forEach(function (cell) { cell.textContent = String(all ? rows.length : (open[key] || 0)); });
+      $all('[data-summary-field="unrealised"]', row).forEach(function (cell) { cell.textContent = signedInr(value); setPnlClass(cell, value); });
+      $all('[data-summary-field="total"]', row).forEach(function (cell) { cell.textContent = signedInr(sum); setPnlClass(cell, sum); });
+    });
+  }
+
+  function onTrade(trade) {
+    var roots = tradeRoots(trade.trade_id);
+    var detail = $('[data-trade-page="' + trade.trade_id + '"]');
+    if (detail && detail.getAttribute("data-trade-status") !== trade.status) { scheduleResync(); }
+    if (trade.status === "closed") {
+      roots.forEach(function (root) { if (root.tagName === "TR") { root.remove(); } });
+      recomputeTrades();
+      if ($("[data-live-trades]") || $("#trade-history")) { scheduleResync(); } // history, summary
+      return;
+    }
+    if (!roots.length) {
+      if ($("[data-live-trades]")) { scheduleResync(); } // a new trade: the server renders its row
+      return;
+    }
+    roots.forEach(function (root) {
+      root.setAttribute("data-trade-status", trade.status);
+      setField(root, "trade_status", tradeBadge(trade.status));
+      setLevel(root, "stop_loss", trade.stop_loss);
+      setLevel(root, "target", trade.target);
+      setLevel(root, "trailing_level", trade.trailing_level);
+      setField(root, "best_price", price(trade.best_price));
+      setField(root, "trail", trailText(trade.trailing_stop));
+      if (trade.ltp) {
+        root.setAttribute("data-ltp", trade.ltp);
+        setField(root, "ltp", price(trade.ltp));
+        setPnl(root, trade.unrealised_pnl);
+      }
+      $all('form[data-action="exit"]', root).forEach(function (form) { form.hidden = trade.status !== "active"; });
+      markNear(root);
+      if (root.tagName === "TR") {
+        root.classList.remove("flash");
+        void root.offsetWidth;
+        root.classList.add("flash");
+      }
+    });
+    if (detail) { $all('form[data-action="exit"]', detail).forEach(function (form) { form.hidden = trade.status !== "active"; }); }
+    recomputeTrades();
+  }
+
+  function onTick(tick) {
+    tick.trades.forEach(function (item) {
+      tradeRoots(item.trade_id).forEach(function (root) {
+        var before = Number(root.getAttribute("data-ltp"));
+        root.setAttribute("data-ltp", tick.ltp || "");
+        $all('[data-field="ltp"]', root).forEach(function (cell) {
+          cell.textContent = price(tick.ltp);
+          cell.classList.toggle("up", Number(tick.ltp) > before);
+          cell.classList.toggle("down", Number(tick.ltp) < before);
+        });
+        setPnl(root, item.unrealised_pnl);
+        setLevel(root, "trailing_level", item.trailing_level);
+        setField(root, "best_price", price(item.best_price));
+        markNear(root);
+      });
+    });
+    recomputeTrades();
+  }
+
+  function onNotification(note) {
+    var alertsCard = $("#alerts[data-live-region]");
+    if ($("[data-live-notifications]") || (alertsCard && (note.event === "failed" || note.kind === "system_alert"))) {
+      scheduleResync();
+    }
+  }
+
   var handlers = {
+    trade: onTrade,
+    tick: onTick,
+    notification: onNotification,
     order: function (order) {
       var rows = $all('tr[data-order-id="' + order.orderid + '"]');
       rows.forEach(function (row) {
@@ -365,6 +547,7 @@
     setupTheme();
     setupConfirm();
     setupCopy();
+    setupInlineResults();
     setupLive();
     setupPreview();
     $all("dialog[data-open-on-load]").forEach(function (dialog) { dialog.showModal(); });
