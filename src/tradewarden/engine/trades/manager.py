@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +30,6 @@ from tradewarden.domain.orders import CancelledBy, ExecutionType, Order, Side
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import (
-    EXIT_REASON_TEXT,
     ExitReason,
     Trade,
     TradeSide,
@@ -43,18 +41,17 @@ from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import AppliedEvent, Ledger
 from tradewarden.engine.price_feed import PriceFeed
 from tradewarden.engine.trades import notices
+from tradewarden.engine.trades.books import StrategyBooks, ist_day
 from tradewarden.engine.trades.exits import ExitSender
-from tradewarden.engine.trades.portfolio import PortfolioLimits, Portfolios
+from tradewarden.engine.trades.portfolio import Portfolios
 from tradewarden.engine.trades.recorder import TRADE_ID
 from tradewarden.engine.trades.writer import Collected, StateWriter
 from tradewarden.engine.triggers import TradeLevels, TrailKind, TriggerEngine
 from tradewarden.metrics import Metrics
 from tradewarden.store import trades as store
 from tradewarden.store.order_mapping import load_order
-from tradewarden.store.tables import Strategy
 
 log = logging.getLogger(__name__)
-IST = ZoneInfo("Asia/Kolkata")
 
 @dataclass(frozen=True, slots=True)
 class TradeSettings:
@@ -80,15 +77,7 @@ def levels_of(trade: Trade) -> TradeLevels:
         best=float(trade.best_price if trade.best_price is not None else trade.entry_price))
 
 
-def ist_day(moment: datetime) -> date:
-    return moment.astimezone(IST).date()
-
-
-def ist_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=IST).astimezone(UTC)
-
-
-class TradeManager:
+class TradeManager(StrategyBooks):
     """See the module docstring."""
 
     def __init__(self, ledger: Ledger, intake: Intake, executor: Executor,
@@ -496,79 +485,6 @@ class TradeManager:
             elif due <= now and trade_id not in self._exiting:
                 self._dispatch_exit(trade, reason)  # takes it off the due list
 
-    # --- portfolios ---------------------------------------------------------------------
-
-    def configure_strategy(self, strategy_id: int, settings: StrategySettings, *,
-                           realised: Decimal = ZERO, peak: Decimal = ZERO,
-                           hit: ExitReason | None = None) -> None:
-        self._strategies[strategy_id] = settings
-        self.portfolios.configure(strategy_id, PortfolioLimits.of(settings), realised=realised,
-                                  peak=peak, hit=hit)
-
-    def strategy_pnl(self, strategy_id: int) -> Decimal | None:
-        """Today's realised + unrealised P&L of a strategy the manager tracks."""
-        return self.portfolios.pnl(strategy_id) if self.portfolios.knows(strategy_id) else None
-
-    async def reload_strategy(self, strategy_id: int) -> None:
-        """Pick up a new or changed strategy's settings (portfolio limits, square-off)."""
-        def read(session: Session) -> tuple[StrategySettings | None, Decimal]:
-            row = session.get(Strategy, strategy_id)
-            if row is None or row.deleted_at is not None:
-                return None, ZERO
-            since = ist_midnight(self._day)
-            realised = store.realised_since(session, since, [strategy_id])
-            return (StrategySettings.model_validate(row.settings or {}),
-                    realised.get(strategy_id, ZERO))
-
-        settings, realised = await self.ledger.db.run(self.read_with, read)
-        if settings is None:
-            self._strategies.pop(strategy_id, None)
-            return
-        self.configure_strategy(strategy_id, settings, realised=realised)
-        self._rebuild_portfolio(strategy_id)
-
-    def _check_portfolio(self, strategy_id: int | None) -> None:
-        """Check limits after realised P&L changed (not only on ticks)."""
-        if strategy_id is None or not self.portfolios.knows(strategy_id):
-            return
-        reason = self.portfolios.check(strategy_id)
-        if reason is not None:
-            self._portfolio_hit(strategy_id, reason, self.portfolios.pnl(strategy_id))
-
-    def _rebuild_portfolio(self, strategy_id: int | None) -> None:
-        if strategy_id is None or not self.portfolios.knows(strategy_id):
-            return
-        self.portfolios.rebuild(strategy_id, [t for t in self.trades.values()
-                                              if t.strategy_id == strategy_id])
-
-    async def _reload_realised(self, strategy_id: int) -> None:
-        since = ist_midnight(self._day)
-        totals = await self.ledger.db.run(self.read_with, store.realised_since, since,
-                                          [strategy_id])
-        self.portfolios.set_realised(strategy_id, totals.get(strategy_id, ZERO))
-
-    def _portfolio_hit(self, strategy_id: int, reason: ExitReason, pnl: Decimal) -> None:
-        victims = [t for t in self.trades.values()
-                   if t.strategy_id == strategy_id and t.status is TradeStatus.ACTIVE]
-        text = (f"Strategy {strategy_id}: {EXIT_REASON_TEXT[reason]} at P&L {pnl:.2f}; "
-                f"exiting {len(victims)} trade(s), new entries blocked for today")
-        log.warning("%s", text)
-        user = victims[0].user_id if victims else None
-        day, peak, now = self._day, self.portfolios.peak(strategy_id), self._clock()
-        threshold = self.portfolios.threshold(strategy_id, reason)
-
-        def record(session: Session) -> list[AppliedEvent]:
-            store.record_portfolio_state(session, strategy_id, day, peak, reason, now)
-            owner = user if user is not None else _owner(session, strategy_id)
-            if owner is not None:
-                notices.portfolio_hit(session, owner, strategy_id, reason, pnl, threshold,
-                                      len(victims), day.isoformat())
-            return []
-
-        self.writer.submit(record, urgent=True)
-        for trade in victims:
-            self.exit(trade, reason)
-
     # --- persistence of derived state ---------------------------------------------------
 
     def _collect_states(self) -> Collected | None:
@@ -635,11 +551,6 @@ class TradeManager:
         for trade in due_for_square_off(list(self.trades.values()), self._strategies, now,
                                         self.session_hours):
             self.exit(trade, ExitReason.SQUARE_OFF)
-
-
-def _owner(session: Session, strategy_id: int) -> int | None:
-    row = session.get(Strategy, strategy_id)
-    return row.user_id if row is not None else None
 
 
 def _money(value: float | None) -> Decimal | None:

@@ -80,7 +80,7 @@ def _load(session: Session, since: datetime, day: date) -> _Snapshot:
 
 
 async def restore(manager: TradeManager) -> None:
-    from tradewarden.engine.trades.manager import ist_midnight
+    from tradewarden.engine.trades.books import ist_midnight
 
     db = manager.ledger.db
     day = manager.day
