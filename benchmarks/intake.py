@@ -62,6 +62,16 @@ def _wait(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} not up")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` (Linux /proc; -1 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _body(i: int) -> dict[str, Any]:
     return {"apikey": API_KEY, "strategy": f"bench-{i // 20000}", "exchange": "NSE",
             "symbol": "RELIANCE", "action": "BUY", "quantity": "1", "pricetype": "LIMIT",
@@ -138,6 +148,7 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
                         help="executor pace per account (retail brokers allow about 10-20/s); "
                              "0 = unthrottled")
     args = parser.parse_args(list(argv))
+    load_before = os.getloadavg()[0]  # other work on the machine skews every figure
     with tempfile.TemporaryDirectory(prefix="tw-intake-") as tmp:
         work = Path(tmp)
         broker_port, port = _port(), _port()
@@ -159,8 +170,10 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
                                   "TRADEWARDEN_LOG_LEVEL": "WARNING", **pace})
             url = f"http://127.0.0.1:{port}"
             _wait(f"{url}/healthz")
+            cpu_before = _cpu_seconds(service.pid)
             accepted, elapsed = asyncio.run(
                 _throughput(port, args.orders, args.concurrency, 0))
+            cpu_used = _cpu_seconds(service.pid) - cpu_before if cpu_before >= 0 else -1.0
             latencies, failures = asyncio.run(
                 _latency(port, args.rate, args.seconds, args.orders))
         finally:
@@ -181,7 +194,13 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
         "answered_ok": len(latencies),
         "failed": failures,
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p90_ms": round(latencies[int(len(latencies) * 0.9) - 1], 2) if latencies else None,
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2) if latencies else None,
+        "max_ms": round(latencies[-1], 2) if latencies else None,
+        # the service process's CPU per accepted order in the throughput phase (Linux only)
+        "server_cpu_us_per_order": (round(cpu_used / accepted * 1e6)
+                                    if accepted and cpu_used >= 0 else None),
+        "load_avg_1m_before": round(load_before, 2),
         "database": "sqlite (WAL, synchronous=FULL)",
         "executor_orders_per_s": args.broker_orders_per_s or "unthrottled",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,9 @@ class Services:
         self._trade_feed = TradeFeed(self.engine.trade_ops, self.live)
         self._trade_feed.attach()
         await self.engine.start()
+        # what startup loaded lives for the whole run: keep it out of every full collection
+        # (they took ~100 ms with it, the main source of intake's p99)
+        gc.freeze()
         self.ready = True
 
     async def stop(self) -> None:

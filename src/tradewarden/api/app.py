@@ -64,6 +64,8 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
 
     app = FastAPI(title="Tradewarden", version=__version__, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
+    # OpenAlgo order placement first: the hot path; no other route shares its paths
+    app.include_router(placing_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(orders.router)
@@ -72,7 +74,6 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
     app.include_router(webhooks.router)
     app.include_router(trades.router)
     app.include_router(notifications.router)
-    app.include_router(placing_router)
     app.include_router(books_router)
     app.include_router(ws.router)
     web.install(app)  # the dashboard at / (pages, static files, their error pages)

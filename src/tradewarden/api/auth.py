@@ -7,6 +7,7 @@ created by the CLI works at once. A client address with too many failures gets 4
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -83,6 +84,10 @@ class Authenticator:
         self.db = db
         self.limiter = limiter or FailureLimiter()
         self._cache: dict[str, tuple[float, Caller]] = {}
+        # lookups under way, by key digest: concurrent requests with the same key share one
+        # (when a busy key's cache entry expires, dozens of requests would otherwise each
+        # take a database thread to read the same row)
+        self._pending: dict[str, asyncio.Future[Caller | None]] = {}
 
     async def authenticate(self, key: str | None, client: str, *,
                            missing_status: int = 401) -> Caller:
@@ -95,12 +100,26 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        caller = await self.db.run(self._lookup, key)
+        caller = await self._shared_lookup(digest, key)
         if caller is None:
             self.limiter.record(client)
             raise AuthError(403, "invalid API key")
         self._cache[digest] = (time.monotonic() + CACHE_TTL_S, caller)
         return caller
+
+    async def _shared_lookup(self, digest: str, key: str) -> Caller | None:
+        lookup = self._pending.get(digest)
+        if lookup is None:
+            lookup = self._pending[digest] = asyncio.ensure_future(
+                self.db.run(self._lookup, key))
+            lookup.add_done_callback(lambda done: self._lookup_done(digest, done))
+        return await asyncio.shield(lookup)  # a cancelled waiter leaves the lookup running
+
+    def _lookup_done(self, digest: str, lookup: asyncio.Future[Caller | None]) -> None:
+        if self._pending.get(digest) is lookup:
+            del self._pending[digest]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here too: no warning when every waiter has left
 
     def _lookup(self, key: str) -> Caller | None:
         with self.db.read() as session:

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Executable, Table, and_, bindparam, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewarden.brokers.base import MarketSession, SessionName
@@ -26,6 +27,48 @@ from tradewarden.store.order_queries import net_quantities
 from tradewarden.store.tables import BrokerAccount, OrderRow, Strategy
 
 _WORKING = (*(s.value for s in OrderStatus if s.is_working), OrderStatus.CREATED.value)
+
+
+# Core tables: the hot per-batch statements skip the ORM's statement machinery.
+_ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
+_ACCOUNTS: Table = BrokerAccount.__table__  # type: ignore[assignment]
+
+
+def _recent_query(same_shape: ColumnElement[bool]) -> Executable:
+    """Recent orders that could be identical to a batch's (see ``Guards.prefetch``), with the
+    batch's values as expanding parameters: built once, not once per batch."""
+    o = _ORDERS.c
+    return select(
+        o.id, o.user_id, o.strategy_id, o.strategy_label, o.exchange, o.symbol, o.side,
+        o.quantity, o.order_type, o.price,
+    ).where(
+        o.created_at >= bindparam("since"),
+        o.status != OrderStatus.DENIED.value,
+        o.user_id.in_(bindparam("users", expanding=True)),
+        o.symbol.in_(bindparam("symbols", expanding=True)),
+        same_shape,
+    )
+
+
+_PRICED = tuple_(_ORDERS.c.user_id, _ORDERS.c.symbol, _ORDERS.c.side, _ORDERS.c.quantity,
+                 _ORDERS.c.order_type, _ORDERS.c.price).in_(
+    bindparam("priced", expanding=True))
+_UNPRICED = and_(_ORDERS.c.price.is_(None), tuple_(
+    _ORDERS.c.user_id, _ORDERS.c.symbol, _ORDERS.c.side, _ORDERS.c.quantity,
+    _ORDERS.c.order_type).in_(bindparam("unpriced", expanding=True)))
+#: By (any priced shapes, any unpriced shapes).
+_RECENT: dict[tuple[bool, bool], Executable] = {
+    (True, False): _recent_query(or_(_PRICED)),
+    (False, True): _recent_query(or_(_UNPRICED)),
+    (True, True): _recent_query(or_(_PRICED, _UNPRICED)),
+}
+_ACCOUNT = select(_ACCOUNTS.c.is_active, _ACCOUNTS.c.kill_switch).where(
+    _ACCOUNTS.c.id == bindparam("account_id"))
+
+
+class _AccountState(Protocol):
+    is_active: bool
+    kill_switch: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +110,7 @@ class Guards:
         self._recent: dict[tuple[object, ...], list[str]] | None = None
         self._denied_here: set[str] = set()
         # rows read once per batch (a batch is one transaction, so they cannot go stale in it)
-        self._accounts: dict[int, BrokerAccount | None] = {}
+        self._accounts: dict[int, _AccountState | None] = {}
         self._strategies: dict[int, Strategy | None] = {}
 
     def prefetch(self, orders: list[Order]) -> None:
@@ -78,26 +121,14 @@ class Guards:
                   for o in orders}
         priced = [shape for shape in shapes if shape[5] is not None]
         unpriced = [shape[:5] for shape in shapes if shape[5] is None]
-        same_shape: list[ColumnElement[bool]] = []
+        params: dict[str, object] = {
+            "since": since, "users": list({o.user_id for o in orders}),
+            "symbols": list({o.symbol for o in orders})}
         if priced:
-            same_shape.append(tuple_(OrderRow.user_id, OrderRow.symbol, OrderRow.side,
-                                     OrderRow.quantity, OrderRow.order_type,
-                                     OrderRow.price).in_(priced))
+            params["priced"] = priced
         if unpriced:
-            same_shape.append(and_(OrderRow.price.is_(None), tuple_(
-                OrderRow.user_id, OrderRow.symbol, OrderRow.side, OrderRow.quantity,
-                OrderRow.order_type).in_(unpriced)))
-        rows = self.session.execute(select(
-            OrderRow.id, OrderRow.user_id, OrderRow.strategy_id, OrderRow.strategy_label,
-            OrderRow.exchange, OrderRow.symbol, OrderRow.side, OrderRow.quantity,
-            OrderRow.order_type, OrderRow.price,
-        ).where(
-            OrderRow.created_at >= since,
-            OrderRow.status != OrderStatus.DENIED.value,
-            OrderRow.user_id.in_({o.user_id for o in orders}),
-            OrderRow.symbol.in_({o.symbol for o in orders}),
-            or_(*same_shape),
-        )).all()
+            params["unpriced"] = unpriced
+        rows = self.session.execute(_RECENT[bool(priced), bool(unpriced)], params).all()
         recent: dict[tuple[object, ...], list[str]] = {}
         for oid, user, strategy, label, exchange, symbol, side, qty, kind, price in rows:
             key = (user, strategy, None if strategy is not None else label, exchange, symbol,
@@ -295,9 +326,11 @@ class Guards:
             self._strategies[order.strategy_id] = self.session.get(Strategy, order.strategy_id)
         return self._strategies[order.strategy_id]
 
-    def _account(self, account_id: int) -> BrokerAccount | None:
+    def _account(self, account_id: int) -> _AccountState | None:
+        """The account's ``is_active`` and ``kill_switch`` (a Core row: no ORM object)."""
         if account_id not in self._accounts:
-            self._accounts[account_id] = self.session.get(BrokerAccount, account_id)
+            self._accounts[account_id] = self.session.execute(
+                _ACCOUNT, {"account_id": account_id}).first()
         return self._accounts[account_id]
 
     @staticmethod

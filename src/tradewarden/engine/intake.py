@@ -1,12 +1,17 @@
 """Intake: the one entry point that turns signals into orders (BRIEF §1.1, §3.3).
 
-1. Every intent is recorded as a ``created`` order (with its ``OrderCreated`` event) in one
-   transaction — durable before anything else happens.
-2. The guards decide each order in a second transaction; a denial is an ``OrderDenied`` event
-   with a reason code, so a denied order stays visible.
-3. Allowed orders are handed to the executor.
+1. Every intent is recorded as a ``created`` order (with its ``OrderCreated`` event), and
+2. the guards decide each order; a denial is an ``OrderDenied`` event with a reason code, so a
+   denied order stays visible.
+3. Allowed orders are handed to the executor; callers are answered only after the commit.
 
-A crash between 1 and 2 leaves ``created`` orders, which ``recover`` guards again at startup.
+Signals arriving together share one group-commit transaction that does 1 and 2: the guards read
+through the session that wrote the orders, which sees what a snapshot taken right after the
+commit would (on SQLite the write lock keeps every other writer out meanwhile; on PostgreSQL each
+read sees what is committed when it runs). If guarding fails there, that transaction is rolled
+back and the batch takes two steps: recorded in one transaction, guarded in a second (and again
+later if that fails too). A crash between those two steps leaves ``created`` orders, which
+``recover`` guards again at startup.
 """
 
 from __future__ import annotations
@@ -139,8 +144,21 @@ class Intake:
                 await self._write_batch(batch)
 
     async def _write_batch(self, batch: list[_Signal]) -> None:
+        """Record and guard one batch in one transaction (one trip to the database thread; see
+        the module docstring). Should guarding fail there, the batch is recorded on its own and
+        guarded the two-step way."""
+        orders = [order for signal in batch for order in signal.orders]
         try:
-            created = await self.ledger.db.run(self._record_all, batch)
+            markets: dict[int, MarketSession | None] | None = await self._markets(orders)
+        except Exception:
+            markets = None  # guard() asks again after recording, and handles the failure
+        try:
+            created, decided = await self.ledger.db.run(self._record_all, batch, markets)
+        except _GuardFailed:
+            log.warning("guarding a batch with its recording failed; recording it first",
+                        exc_info=True)
+            await self._write_batch_in_two_steps(batch)
+            return
         except Exception:
             if len(batch) > 1:  # isolate the culprit: write each signal on its own
                 for signal in batch:
@@ -149,24 +167,54 @@ class Intake:
             batch[0].fail_with_current_exception()
             return
         self.ledger.publish(created)
+        if decided is None:
+            outcomes = await self._guard_recorded(created)
+        else:
+            outcomes = self._dispatch(decided)
+        self._answer(batch, outcomes)
+
+    async def _write_batch_in_two_steps(self, batch: list[_Signal]) -> None:
         try:
-            outcomes = await self.guard([a.order for a in created])
+            created, _ = await self.ledger.db.run(self._record_all, batch, None)
+        except Exception:
+            if len(batch) > 1:
+                for signal in batch:
+                    await self._write_batch_in_two_steps([signal])
+                return
+            batch[0].fail_with_current_exception()
+            return
+        self.ledger.publish(created)
+        self._answer(batch, await self._guard_recorded(created))
+
+    async def _guard_recorded(self, created: list[AppliedEvent]) -> list[IntakeOutcome]:
+        try:
+            return await self.guard([a.order for a in created])
         except Exception:
             # The intents are durable; answer with them as recorded and guard them again
             # shortly rather than fail callers whose orders may still go out.
             log.exception("guarding a batch failed; it will be guarded again")
-            outcomes = [IntakeOutcome(a.order) for a in created]
             self._later_guard([a.order for a in created])
+            return [IntakeOutcome(a.order) for a in created]
+
+    @staticmethod
+    def _answer(batch: list[_Signal], outcomes: list[IntakeOutcome]) -> None:
         by_id = {outcome.order.id: outcome for outcome in outcomes}
         for signal in batch:
             if not signal.done.done():
                 signal.done.set_result([by_id[order.id] for order in signal.orders])
 
+    async def _markets(self, orders: Sequence[Order]) -> dict[int, MarketSession | None]:
+        return {account: await self.market(account)
+                for account in {order.account_id for order in orders}}
+
     async def guard(self, orders: Sequence[Order]) -> list[IntakeOutcome]:
         """Run the guards over recorded ``created`` orders and dispatch the allowed ones."""
-        markets = {account: await self.market(account)
-                   for account in {order.account_id for order in orders}}
+        markets = await self._markets(orders)
         applied = await self.ledger.db.run(self._guard_all, list(orders), markets)
+        return self._dispatch(applied)
+
+    def _dispatch(self, applied: list[AppliedEvent]) -> list[IntakeOutcome]:
+        """Publish the denials and hand the allowed orders to the listeners (the executor)."""
         self.ledger.publish(a for a in applied if a.type is not EventType.ORDER_CREATED)
         outcomes = [IntakeOutcome(a.order) for a in applied]
         for outcome in outcomes:
@@ -223,13 +271,26 @@ class Intake:
             created_at=now, updated_at=now, extra=extra,
         )
 
-    def _record_all(self, batch: list[_Signal]) -> list[AppliedEvent]:
+    def _record_all(self, batch: list[_Signal],
+                    markets: dict[int, MarketSession | None] | None,
+                    ) -> tuple[list[AppliedEvent], list[AppliedEvent] | None]:
+        """Record the batch; with ``markets``, also guard it in the same transaction and return
+        the decisions (``_guard_all``'s result), else None."""
         with self.ledger.db.transaction() as session:
             for signal in batch:
                 if signal.alert is not None:
                     session.add(signal.alert)
             session.flush()
-            return self._record(session, [o for signal in batch for o in signal.orders])
+            created = self._record(session, [o for signal in batch for o in signal.orders])
+            if markets is None:
+                return created, None
+            orders = [a.order for a in created]
+            try:
+                verdicts = self._decide(session, orders, markets)
+                denied = self._write_denials(session, verdicts)
+            except Exception as exc:  # roll everything back; _write_batch takes two steps
+                raise _GuardFailed(str(exc)) from exc
+            return created, self._results(orders, verdicts, denied)
 
     def _record(self, session: Session, orders: list[Order]) -> list[AppliedEvent]:
         seen: set[tuple[int, str]] = set()
@@ -257,45 +318,66 @@ class Intake:
 
         Batches are guarded one at a time (the drain loop), so each sees the earlier ones.
         """
+        with self.ledger.db.read() as session:
+            verdicts = self._decide(session, orders, markets)
+        denied: dict[str, AppliedEvent] = {}
+        if any(verdict.denial is not None for _, verdict in verdicts):
+            with self.ledger.db.transaction() as session:
+                denied = self._write_denials(session, verdicts)
+        return self._results(orders, verdicts, denied)
+
+    def _decide(self, session: Session, orders: list[Order],
+                markets: dict[int, MarketSession | None]) -> list[tuple[Order, Verdict]]:
+        """Every guard over ``orders`` (in id order) on what ``session`` sees."""
         now = self._clock()
         batches: dict[str, set[str]] = {}
         for order in orders:
             if isinstance(batch := order.extra.get(BATCH), str):
                 batches.setdefault(batch, set()).add(order.id)
         verdicts: list[tuple[Order, Verdict]] = []
-        with self.ledger.db.read() as session:
-            guards = Guards(session, self.master, None, self.guard_settings, now)
-            guards.prefetch(orders)
-            for order in sorted(orders, key=lambda o: o.id):
-                batch = order.extra.get(BATCH)
-                siblings = frozenset(batches.get(batch, ())) if isinstance(batch, str) else (
-                    frozenset())
-                guards.market = markets.get(order.account_id)
-                try:
-                    verdict = guards.check(
-                        order,
-                        position_guards=bool(order.extra.get("position_guards")),
-                        allow_amo=bool(order.extra.get("allow_amo")),
-                        siblings=siblings - {order.id},
-                    )
-                except Exception as exc:  # one unreadable order must not sink its batch
-                    log.exception("guarding order %s failed", order.id)
-                    verdict = Verdict(Denial(ReasonCode.VALIDATION_FAILED,
-                                             f"the order could not be checked: {exc}"))
-                verdicts.append((order, verdict))
+        guards = Guards(session, self.master, None, self.guard_settings, now)
+        guards.prefetch(orders)
+        for order in sorted(orders, key=lambda o: o.id):
+            batch = order.extra.get(BATCH)
+            siblings = frozenset(batches.get(batch, ())) if isinstance(batch, str) else (
+                frozenset())
+            guards.market = markets.get(order.account_id)
+            try:
+                verdict = guards.check(
+                    order,
+                    position_guards=bool(order.extra.get("position_guards")),
+                    allow_amo=bool(order.extra.get("allow_amo")),
+                    siblings=siblings - {order.id},
+                )
+            except Exception as exc:  # one unreadable order must not sink its batch
+                log.exception("guarding order %s failed", order.id)
+                verdict = Verdict(Denial(ReasonCode.VALIDATION_FAILED,
+                                         f"the order could not be checked: {exc}"))
+            verdicts.append((order, verdict))
+        return verdicts
+
+    def _write_denials(self, session: Session, verdicts: list[tuple[Order, Verdict]],
+                       ) -> dict[str, AppliedEvent]:
         denied: dict[str, AppliedEvent] = {}
-        if any(verdict.denial is not None for _, verdict in verdicts):
-            with self.ledger.db.transaction() as session:
-                for order, verdict in verdicts:
-                    if verdict.denial is not None:
-                        denied[order.id] = self.ledger.apply_in_session(
-                            session, order.id, OrderEvent(
-                                EventType.ORDER_DENIED, EventSource.SYSTEM,
-                                reason_code=verdict.denial.code,
-                                reason=verdict.denial.reason),
-                            expected_version=order.version)
+        for order, verdict in verdicts:
+            if verdict.denial is not None:
+                denied[order.id] = self.ledger.apply_in_session(
+                    session, order.id, OrderEvent(
+                        EventType.ORDER_DENIED, EventSource.SYSTEM,
+                        reason_code=verdict.denial.code,
+                        reason=verdict.denial.reason),
+                    expected_version=order.version, known=order)
+        return denied
+
+    @staticmethod
+    def _results(orders: list[Order], verdicts: list[tuple[Order, Verdict]],
+                 denied: dict[str, AppliedEvent]) -> list[AppliedEvent]:
         decided = {order.id: denied.get(order.id) or _unchanged(order) for order, _ in verdicts}
         return [decided[order.id] for order in orders]  # the signal's own leg order
+
+
+class _GuardFailed(Exception):
+    """Guarding failed inside the recording transaction (which is rolled back)."""
 
 
 def _unchanged(order: Order) -> AppliedEvent:

@@ -16,8 +16,9 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, insert, select, update
@@ -41,6 +42,12 @@ FILLS: Table = FillRow.__table__  # type: ignore[assignment]
 
 # Built once: constructing statements per event costs more than executing them.
 _INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.id)
+_INSERT_ORDERS = insert(ORDERS)
+# Many events in one multi-row INSERT: the ids come back with their order ids (a batch holds
+# each order once), so no row-by-row ``sort_by_parameter_order`` fallback is needed.
+_INSERT_EVENTS_RETURNING = insert(EVENTS).returning(EVENTS.c.id, EVENTS.c.order_id)
+_ORDER_FIELDS = tuple(f.name for f in fields(Order))
+_order_state = attrgetter(*_ORDER_FIELDS)
 
 
 @functools.lru_cache(maxsize=256)
@@ -193,21 +200,21 @@ class Ledger:
             raise InvalidEvent("a new order must be in status created with version 0")
         now = self._clock()
         # copies: the caller's objects stay untouched if the transaction fails
-        orders = [replace(o, created_at=now, updated_at=now, version=1, extra=dict(o.extra))
-                  for o in orders]
-        session.execute(insert(ORDERS), [order_values(o) for o in orders])
+        orders = [_created_copy(o, now) for o in orders]
+        session.execute(_INSERT_ORDERS, [order_values(o) for o in orders])
         payloads = [_creation_payload(o) for o in orders]
-        ids = session.execute(
-            insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True),
+        created_type, created_status = EventType.ORDER_CREATED.value, OrderStatus.CREATED.value
+        ids = dict((order_id, event_id) for event_id, order_id in session.execute(
+            _INSERT_EVENTS_RETURNING,
             [{"order_id": o.id, "user_id": o.user_id, "sequence": 1,
-              "type": EventType.ORDER_CREATED.value, "source": source.value,
-              "from_status": None, "to_status": OrderStatus.CREATED.value, "payload": p,
+              "type": created_type, "source": source.value,
+              "from_status": None, "to_status": created_status, "payload": p,
               "created_at": now} for o, p in zip(orders, payloads, strict=True)],
-        ).scalars().all()
-        applied = [AppliedEvent(order=o, event_id=event_id, sequence=1,
+        ))
+        applied = [AppliedEvent(order=o, event_id=ids[o.id], sequence=1,
                                 type=EventType.ORDER_CREATED, source=source, from_status=None,
                                 to_status=OrderStatus.CREATED, payload=p, created_at=now)
-                   for o, p, event_id in zip(orders, payloads, ids, strict=True)]
+                   for o, p in zip(orders, payloads, strict=True)]
         self._record(session, applied)
         return applied
 
@@ -310,6 +317,18 @@ class Ledger:
                                to_status=to_status, payload=payload, created_at=now)
         self._record(session, (applied,))
         return applied
+
+
+def _created_copy(order: Order, now: datetime) -> Order:
+    """``replace(order, created_at=now, updated_at=now, version=1, extra=dict(order.extra))``
+    without the generic ``replace`` machinery (it runs once per order on the intake path)."""
+    copy = Order.__new__(Order)
+    for name, value in zip(_ORDER_FIELDS, _order_state(order), strict=True):
+        setattr(copy, name, value)
+    copy.created_at = copy.updated_at = now
+    copy.version = 1
+    copy.extra = dict(order.extra)
+    return copy
 
 
 def _creation_payload(order: Order) -> dict[str, Any]:

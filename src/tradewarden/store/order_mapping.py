@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -18,6 +22,7 @@ from tradewarden.domain.orders import (
     Validity,
     Variety,
 )
+from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.store.tables import OrderRow
 
@@ -34,12 +39,26 @@ _COLUMNS = (
 )  # fmt: skip
 
 
+_column_values = attrgetter(*_COLUMNS)
+_ENUMS: tuple[type[Enum], ...] = (CancelledBy, ExecutionType, OrderType, Origin, Product, Side,
+                                  Validity, Variety, OrderStatus, ReasonCode)
+#: Every enum member an order field can hold → its plain value (a dict lookup is much cheaper
+#: than the enum's ``value`` property, and this runs for every order the ledger writes).
+_PLAIN: dict[Any, Any] = {member: member.value for kind in _ENUMS for member in kind}
+_VERBATIM = frozenset({str, int, type(None), Decimal, datetime, dict, bool})
+
+
 def order_values(order: Order) -> dict[str, Any]:
     """Column values for ``order`` (enums as plain strings)."""
     values: dict[str, Any] = {}
-    for name in _COLUMNS:
-        value = getattr(order, name)
-        values[name] = value.value if hasattr(value, "value") else value
+    for name, value in zip(_COLUMNS, _column_values(order), strict=True):
+        kind = type(value)
+        if kind in _VERBATIM:
+            values[name] = value
+        elif kind in _ENUMS:
+            values[name] = _PLAIN[value]
+        else:
+            values[name] = value.value if hasattr(value, "value") else value
     return values
 
 

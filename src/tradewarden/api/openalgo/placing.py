@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -50,13 +49,14 @@ MAX_IDEMPOTENCY_KEY = 128
 
 def _intent(account_id: int, strategy: str, leg: LegFields, *, side: str | None = None,
             quantity: int | None = None,
-            execution_type: ExecutionType = ExecutionType.ENTRY) -> OrderIntent:
+            execution_type: ExecutionType = ExecutionType.ENTRY,
+            idempotency_key: str | None = None) -> OrderIntent:
     return OrderIntent(
         account_id=account_id, exchange=leg.exchange, symbol=leg.symbol,
         side=Side(side or leg.action), quantity=quantity if quantity is not None else leg.quantity,
         order_type=OrderType(leg.pricetype), product=Product(leg.product),
         price=leg.limit_price, trigger_price=leg.stop_price, origin=Origin.OPENALGO,
-        execution_type=execution_type, strategy_label=strategy,
+        execution_type=execution_type, strategy_label=strategy, idempotency_key=idempotency_key,
         extra={"disclosed_quantity": leg.disclosed_quantity} if leg.disclosed_quantity else {})
 
 
@@ -88,7 +88,7 @@ async def placeorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, OrderFields)
     services = services_of(request)
     account = await _account(services, caller)
-    intent = replace(_intent(account, body.strategy, body),
+    intent = _intent(account, body.strategy, body,
                      idempotency_key=_idempotency_key(request, body.idempotency_key))
     (outcome,) = await services.engine.intake.submit(caller.user_id, [intent])
     return _answer(outcome)
