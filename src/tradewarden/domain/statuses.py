@@ -41,6 +41,9 @@ WORKING_STATUSES: frozenset[OrderStatus] = frozenset(
     {S.SUBMITTING, S.OPEN, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_MODIFY}
 )
 
+#: Status values (strings) of orders not yet settled: recorded but unsent, or working.
+UNSETTLED_VALUES: tuple[str, ...] = (S.CREATED.value, *sorted(s.value for s in WORKING_STATUSES))
+
 PENDING_STATUSES: frozenset[OrderStatus] = frozenset({S.PENDING_CANCEL, S.PENDING_MODIFY})
 
 # The only place that says which status changes are legal. Anything not listed is refused.

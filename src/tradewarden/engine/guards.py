@@ -21,13 +21,10 @@ from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import ExecutionType, Order, OrderType, Origin, Side, Variety
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.sizing import SIZING_DENIAL
-from tradewarden.domain.statuses import OrderStatus
+from tradewarden.domain.statuses import UNSETTLED_VALUES, OrderStatus
 from tradewarden.engine.strategy_risk import PnlLookup, PriceLookup, StrategyRisk
 from tradewarden.store.order_queries import net_quantities
 from tradewarden.store.tables import BrokerAccount, OrderRow, Strategy
-
-_WORKING = (*(s.value for s in OrderStatus if s.is_working), OrderStatus.CREATED.value)
-
 
 # Core tables: the hot per-batch statements skip the ORM's statement machinery.
 _ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
@@ -252,7 +249,7 @@ class Guards:
                 OrderRow.exchange == order.exchange,
                 OrderRow.symbol == order.symbol,
                 OrderRow.side == order.side.value,
-                OrderRow.status.in_(_WORKING),
+                OrderRow.status.in_(UNSETTLED_VALUES),
             ).limit(1)
             if self.session.scalar(working) is not None:
                 return _deny(ReasonCode.DUPLICATE_BLOCKED,

@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 
 from tradewarden.domain.money import ZERO
 from tradewarden.domain.orders import ExecutionType, Order
-from tradewarden.domain.statuses import OrderStatus
+from tradewarden.domain.statuses import UNSETTLED_VALUES, OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.store import trades as trade_store
 from tradewarden.store.tables import OrderRow, Strategy
 
 IST = ZoneInfo("Asia/Kolkata")
-_WORKING = (*(s.value for s in OrderStatus if s.is_working), OrderStatus.CREATED.value)
 
 #: Last traded price by "EXCHANGE:SYMBOL", when known.
 PriceLookup = Callable[[str], Decimal | None]
@@ -91,7 +90,7 @@ class StrategyRisk:
             OrderRow.strategy_id == strategy.id, OrderRow.id < order.id,
             OrderRow.status != OrderStatus.DENIED.value,
             OrderRow.execution_type == ExecutionType.ENTRY.value,
-            OrderRow.status.in_(_WORKING), OrderRow.filled_quantity == 0)) or 0
+            OrderRow.status.in_(UNSETTLED_VALUES), OrderRow.filled_quantity == 0)) or 0
         if trades + entries >= cap:
             return (f"strategy {strategy.name} has {trades} open trade(s) and {entries} entry "
                     f"order(s) working; its maximum is {cap} open positions")
@@ -122,7 +121,7 @@ class StrategyRisk:
             OrderRow.quantity - OrderRow.filled_quantity,
         ).where(OrderRow.strategy_id == strategy_id, OrderRow.id < order.id,
                 OrderRow.execution_type == ExecutionType.ENTRY.value,
-                OrderRow.status.in_(_WORKING)))
+                OrderRow.status.in_(UNSETTLED_VALUES)))
         total = ZERO
         for exchange, symbol, price, trigger, remaining in rows:
             value = price or trigger or self.prices(f"{exchange}:{symbol}")

@@ -115,3 +115,11 @@ def load_order(session: Session, order_id: str, user_id: int | None = None) -> O
         query = query.where(OrderRow.user_id == user_id)
     row = session.execute(query).first()
     return order_from_row(row) if row is not None else None
+
+
+def load_orders(session: Session, order_ids: list[str]) -> dict[str, Order]:
+    """Orders by id, in one query (missing ids are absent)."""
+    if not order_ids:
+        return {}
+    rows = session.execute(select(OrderRow.__table__).where(OrderRow.id.in_(order_ids)))
+    return {order.id: order for order in map(order_from_row, rows)}

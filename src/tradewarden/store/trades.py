@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.money import ZERO
@@ -92,6 +92,19 @@ def trade_by_id(session: Session, trade_id: int, user_id: int | None = None, *,
         query = query.with_for_update()
     row = session.execute(query).first()
     return trade_from_row(row) if row else None
+
+
+def trades_touched_by(session: Session, trade_ids: Sequence[int],
+                      entry_order_id: str | None) -> list[Trade]:
+    """Current rows of ``trade_ids`` plus the trade of ``entry_order_id`` (one query)."""
+    conditions: list[ColumnElement[bool]] = []
+    if trade_ids:
+        conditions.append(TRADES.c.id.in_(list(trade_ids)))
+    if entry_order_id is not None:
+        conditions.append(TRADES.c.entry_order_id == entry_order_id)
+    if not conditions:
+        return []
+    return [trade_from_row(row) for row in session.execute(select(TRADES).where(or_(*conditions)))]
 
 
 def trade_for_entry(session: Session, order_id: str, *,

@@ -66,3 +66,8 @@ def safe_next(path: str | None, default: str = "/") -> str:
 def wants_json(request: Request) -> bool:
     """Posts made by the page's JavaScript ask for JSON instead of a redirect."""
     return "application/json" in request.headers.get("accept", "")
+
+
+def path_id(raw: str) -> int | None:
+    """A positive database id from a URL segment, or None (then the page answers 404)."""
+    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) < 2**31 else None

@@ -255,17 +255,18 @@ class TradeManager(StrategyBooks):
             return
         if "filled_quantity" not in applied.payload:
             return
-        # a fill on the other side may have reduced or closed trades (see the recorder)
+        # a fill on the other side may have reduced or closed trades (see the recorder); an
+        # entry fill may have opened or grown one: read them all back in one query
         closing = TradeSide.LONG if order.side is Side.SELL else TradeSide.SHORT
-        for trade_id in [t.id for t in self.trades.values()
-                         if t.account_id == order.account_id and t.side is closing
-                         and t.exchange == order.exchange and t.symbol == order.symbol]:
-            stored = await self.ledger.db.run(self.read_with, store.trade_by_id, trade_id)
-            if stored is not None:
-                self.refresh(stored)
-        if order.execution_type is ExecutionType.ENTRY:
-            trade = await self.ledger.db.run(self.read_with, store.trade_for_entry, order.id)
-            if trade is not None:
+        reduced = [t.id for t in self.trades.values()
+                   if t.account_id == order.account_id and t.side is closing
+                   and t.exchange == order.exchange and t.symbol == order.symbol]
+        entry = order.id if order.execution_type is ExecutionType.ENTRY and (
+            order.strategy_id is not None
+            or any(t.entry_order_id == order.id for t in self.trades.values())) else None
+        if reduced or entry is not None:
+            for trade in await self.ledger.db.run(self.read_with, store.trades_touched_by,
+                                                  reduced, entry):
                 self.refresh(trade)
 
     def _watch_exit_orders(self, live_exits: dict[int, Order]) -> None:
@@ -540,6 +541,8 @@ class TradeManager(StrategyBooks):
                 if today != self._day:
                     self._day = today
                     self.portfolios.new_day()
+                    self._realised_counted.clear()  # per-day memos: keep memory flat
+                    self._stuck_alerted.clear()
                 await self._square_off()
             except Exception:
                 log.exception("trade housekeeping failed")

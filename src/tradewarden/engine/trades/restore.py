@@ -27,7 +27,7 @@ from tradewarden.engine.holdings import broker_quantities, expected_quantities
 from tradewarden.engine.trades import notices
 from tradewarden.store import trades as store
 from tradewarden.store.db import Database
-from tradewarden.store.order_mapping import load_order
+from tradewarden.store.order_mapping import load_orders
 from tradewarden.store.tables import Strategy
 
 if TYPE_CHECKING:
@@ -57,13 +57,14 @@ def exit_orders_snapshot(session: Session) -> tuple[list[Trade], set[int], dict[
     trades = store.open_trades(session)
     dead: set[int] = set()
     live: dict[int, Order] = {}
-    for trade in trades:
-        if trade.status is TradeStatus.EXITING and trade.exit_order_id:
-            order = load_order(session, trade.exit_order_id)
-            if order is None or order.status.is_final or order.status is OrderStatus.FAILED:
-                dead.add(trade.id)
-            else:
-                live[trade.id] = order
+    exiting = [t for t in trades if t.status is TradeStatus.EXITING and t.exit_order_id]
+    orders = load_orders(session, [t.exit_order_id for t in exiting if t.exit_order_id])
+    for trade in exiting:
+        order = orders.get(trade.exit_order_id or "")
+        if order is None or order.status.is_final or order.status is OrderStatus.FAILED:
+            dead.add(trade.id)
+        else:
+            live[trade.id] = order
     return trades, dead, live
 
 

@@ -17,7 +17,14 @@ from pydantic import ValidationError
 from tradewarden.api import notifications as api
 from tradewarden.notify.schemas import ChannelIn, PreferencesIn, TestIn
 from tradewarden.web import notification_views as views
-from tradewarden.web.access import CheckedForm, SessionDep, caller_of, services_of, wants_json
+from tradewarden.web.access import (
+    CheckedForm,
+    SessionDep,
+    caller_of,
+    path_id,
+    services_of,
+    wants_json,
+)
 from tradewarden.web.errors import error_page, not_found
 from tradewarden.web.render import page
 from tradewarden.web.sessions import SessionInfo
@@ -27,9 +34,6 @@ RECENT = 25
 CHANNEL_FIELDS = {"name": "channel_name", "url": "channel_url"}
 QUIET_FIELDS = {"start": "quiet_start", "end": "quiet_end"}
 
-
-def _number(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) < 2**31 else None
 
 
 async def _page(request: Request, session: SessionInfo, *, status: int = 200,
@@ -96,7 +100,7 @@ async def add_channel(request: Request, session: SessionDep, form: CheckedForm) 
 @router.post("/notifications/channels/{channel_id}/test")
 async def test_channel(channel_id: str, request: Request, session: SessionDep,
                        _form: CheckedForm) -> Response:
-    number = _number(channel_id)
+    number = path_id(channel_id)
     if number is None:
         return not_found(request, "channel")
     try:
@@ -116,7 +120,7 @@ async def test_channel(channel_id: str, request: Request, session: SessionDep,
 @router.post("/notifications/channels/{channel_id}/delete")
 async def remove_channel(channel_id: str, request: Request, session: SessionDep,
                          _form: CheckedForm) -> Response:
-    number = _number(channel_id)
+    number = path_id(channel_id)
     if number is None:
         return not_found(request, "channel")
     try:
@@ -171,7 +175,7 @@ async def quiet_hours(request: Request, session: SessionDep, form: CheckedForm) 
 @router.post("/notifications/outbox/{notification_id}/resend")
 async def resend(notification_id: str, request: Request, session: SessionDep,
                  _form: CheckedForm) -> Response:
-    number = _number(notification_id)
+    number = path_id(notification_id)
     if number is None:
         return not_found(request, "notification")
     try:

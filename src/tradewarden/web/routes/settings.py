@@ -13,7 +13,7 @@ from tradewarden.services import Services
 from tradewarden.store.repositories import Accounts, ApiKeys, IssuedKey, RepositoryError
 from tradewarden.store.tables import User
 from tradewarden.web import queries
-from tradewarden.web.access import CheckedForm, SessionDep, services_of
+from tradewarden.web.access import CheckedForm, SessionDep, path_id, services_of
 from tradewarden.web.errors import not_found
 from tradewarden.web.render import page
 from tradewarden.web.sessions import SessionInfo
@@ -43,9 +43,6 @@ async def settings(request: Request, session: SessionDep) -> Response:
     return await _settings_page(request, session)
 
 
-def _int_id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) < 2**31 else None
-
 
 @router.post("/settings/apikeys")
 async def create_key(request: Request, session: SessionDep, form: CheckedForm) -> Response:
@@ -69,7 +66,7 @@ async def create_key(request: Request, session: SessionDep, form: CheckedForm) -
 async def revoke_key(key_id: str, request: Request, session: SessionDep,
                      _form: CheckedForm) -> Response:
     services = services_of(request)
-    number = _int_id(key_id)
+    number = path_id(key_id)
 
     def write() -> bool:
         with services.db.transaction() as db_session:
@@ -117,7 +114,7 @@ async def add_account(request: Request, session: SessionDep, form: CheckedForm) 
 @router.post("/settings/accounts/{account_id}/kill-switch")
 async def kill_switch(account_id: str, request: Request, session: SessionDep,
                       form: CheckedForm) -> Response:
-    number = _int_id(account_id)
+    number = path_id(account_id)
     state = form.get("state")
     if number is None or state not in ("on", "off"):
         return not_found(request, "account")

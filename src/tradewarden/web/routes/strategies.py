@@ -20,7 +20,7 @@ from tradewarden.services import Services
 from tradewarden.store.strategies import Strategies
 from tradewarden.store.tables import Strategy
 from tradewarden.web import queries, strategy_form
-from tradewarden.web.access import CheckedForm, SessionDep, caller_of, services_of
+from tradewarden.web.access import CheckedForm, SessionDep, caller_of, path_id, services_of
 from tradewarden.web.errors import error_page, not_found
 from tradewarden.web.render import page, render_text
 from tradewarden.web.sessions import SessionInfo
@@ -29,9 +29,6 @@ from tradewarden.web.strategy_form import StrategyForm
 router = APIRouter(include_in_schema=False)
 DEFAULT_SAMPLE_PRICE = Decimal(1000)
 
-
-def _strategy_id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) < 2**31 else None
 
 
 def _sample_price(raw: str | None) -> Decimal:
@@ -123,7 +120,7 @@ async def create(request: Request, session: SessionDep, posted: CheckedForm) -> 
 
 
 async def _owned(request: Request, session: SessionInfo, raw_id: str) -> Strategy | None:
-    strategy_id = _strategy_id(raw_id)
+    strategy_id = path_id(raw_id)
     if strategy_id is None:
         return None
     services = services_of(request)
@@ -181,7 +178,7 @@ async def delete(strategy_id: str, request: Request, session: SessionDep,
     choice = posted.get("on_active")
     on_active: Literal["close", "transfer"] | None = (
         "close" if choice == "close" else "transfer" if choice == "transfer" else None)
-    target = _strategy_id(posted.get("to")) if posted.get("to") else None
+    target = path_id(posted.get("to")) if posted.get("to") else None
     if (choice and on_active is None) or (on_active == "transfer" and target is None):
         return error_page(request, 422, "Choose to close the active trades, or a strategy to "
                                         "transfer them to.")

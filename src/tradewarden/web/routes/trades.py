@@ -23,7 +23,14 @@ from tradewarden.services import Services
 from tradewarden.store import trades as trade_store
 from tradewarden.store.strategies import Strategies
 from tradewarden.web import trade_form, trade_views
-from tradewarden.web.access import CheckedForm, SessionDep, safe_next, services_of, wants_json
+from tradewarden.web.access import (
+    CheckedForm,
+    SessionDep,
+    path_id,
+    safe_next,
+    services_of,
+    wants_json,
+)
 from tradewarden.web.errors import error_page, not_found
 from tradewarden.web.formatting import IST
 from tradewarden.web.render import page
@@ -48,15 +55,12 @@ class TradesQuery:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _number(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdecimal() and 0 < int(raw) < 2**31 else None
-
 
 def _parse(params: QueryParams, today: date) -> TradesQuery:
     values = {name: params.get(name, "").strip()[:32] for name in FILTERS}
     query = TradesQuery(values)
     if values["strategy"]:
-        query.strategy_id = _number(values["strategy"])
+        query.strategy_id = path_id(values["strategy"])
         if query.strategy_id is None:
             query.errors["strategy"] = "unknown strategy"
     for name in ("from", "to"):
@@ -130,7 +134,7 @@ async def trades(request: Request, session: SessionDep) -> Response:
 
 async def _owned(services: Services, user_id: int, raw_id: str) -> Trade | None:
     """The user's trade: the live one while it is open, else as stored."""
-    trade_id = _number(raw_id)
+    trade_id = path_id(raw_id)
     if trade_id is None:
         return None
     live = services.engine.trade_ops.manager.trades.get(trade_id)
@@ -204,7 +208,7 @@ async def modify(trade_id: str, request: Request, session: SessionDep,
 async def exit_trade(trade_id: str, request: Request, session: SessionDep,
                      form: CheckedForm) -> Response:
     """Exit now at market (reason ``manual_exit``)."""
-    number = _number(trade_id)
+    number = path_id(trade_id)
     if number is None:
         return not_found(request, "trade")
     try:
