@@ -151,9 +151,12 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Headless Chromium from the system package; never downloaded."""
+    """Headless Chromium from the system package; never downloaded.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+    is open, which would break any asyncio test the same xdist worker runs next."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is not installed (apt-get install chromium)"
         if os.environ.get("CI") == "true":
