@@ -27,6 +27,7 @@ from tradewarden.api.auth import AuthError
 from tradewarden.api.deps import auth_error_response
 from tradewarden.api.openalgo import books_router, placing_router
 from tradewarden.api.openalgo.common import OpenAlgoError, error_response
+from tradewarden.api.openalgo.shortcut import OpenAlgoShortcut
 from tradewarden.broker_setup import BrokerSetup, broker_setup
 from tradewarden.config import Settings
 from tradewarden.engine.runtime import EngineSettings
@@ -63,8 +64,10 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
             await services.stop()
 
     app = FastAPI(title="Tradewarden", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", openapi_url="/openapi.json")
-    # OpenAlgo order placement first: the hot path; no other route shares its paths
+                  docs_url="/docs", openapi_url="/openapi.json",
+                  # metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks only cost
+                  # a provider look-up per request
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.include_router(placing_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -78,6 +81,8 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
     app.include_router(ws.router)
     web.install(app)  # the dashboard at / (pages, static files, their error pages)
     _install_error_handlers(app)
+    # the OpenAlgo endpoints again, called without FastAPI's per-request routing (hot path)
+    app.add_middleware(OpenAlgoShortcut, routers=[placing_router, books_router])
     return app
 
 

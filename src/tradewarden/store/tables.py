@@ -124,6 +124,9 @@ class OrderRow(Base):
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_user_status_created", "user_id", "status", "created_at"),
         Index("ix_orders_user_symbol_created", "user_id", "symbol", "created_at"),
+        # the duplicate guard's look-up of identical recent orders (engine/guards.py)
+        Index("ix_orders_user_symbol_price_created", "user_id", "symbol", "price",
+              "created_at"),
         Index("ix_orders_user_strategy_created", "user_id", "strategy_id", "created_at"),
         Index("ix_orders_user_origin_created", "user_id", "origin", "created_at"),
         Index("ix_orders_user_reason_created", "user_id", "reason_code", "created_at"),
