@@ -158,3 +158,32 @@ def test_idempotency_key_blocks_a_repeat(server: Server) -> None:
     other = server.openalgo("placeorder", **{**ORDER, "price": "780", "idempotency_key": "x"})
     assert other.status_code == 200
     assert _total(server) == 3
+
+
+def test_oversized_openalgo_body_is_413_and_writes_nothing(server: Server) -> None:
+    body = json.dumps({**ORDER, "apikey": "x", "padding": "x" * 300_000})
+    response = httpx.post(f"{server.url}/api/v1/placeorder", content=body,
+                          headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 413
+    assert response.json() == {"status": "error", "message": "request body too large"}
+    assert _total(server) == 0
+
+
+def test_unexpected_failure_on_the_openalgo_path_is_a_json_500(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(_user_id: int) -> int:
+        raise RuntimeError("account directory unavailable")
+
+    monkeypatch.setattr(server.services.engine, "default_account", broken)
+    response = server.openalgo("placeorder", **ORDER)
+    assert response.status_code == 500
+    assert response.json() == {"status": "error", "message": "internal error"}
+    assert "account directory" not in response.text
+    # the native routes (FastAPI's own stack) still answer, and nothing was recorded
+    assert _total(server) == 0
+
+
+def test_other_methods_on_openalgo_paths_reach_fastapi(server: Server) -> None:
+    response = httpx.get(f"{server.url}/api/v1/placeorder", timeout=10)
+    assert response.status_code == 405
+    assert server.openalgo("ping").json()["status"] == "success"

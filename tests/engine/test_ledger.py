@@ -123,6 +123,37 @@ async def test_failure_in_the_middle_of_apply_leaves_nothing_written(
     assert len(events) == 3 and fills == 0
 
 
+async def test_refusals_write_nothing_so_one_transaction_can_carry_on(
+    ledger: Ledger, owner: Owner, db: Database
+) -> None:
+    """The executor applies events to a batch of orders in one transaction without
+    savepoints: a refused order must leave no trace while the others commit."""
+    stale, refused, duplicate, fine = (new_order(owner) for _ in range(4))
+    for order in (stale, refused, duplicate, fine):
+        await ledger.create(order)
+    stale_copy = (await ledger.apply(stale.id, OrderEvent(E.ORDER_SUBMITTED))).order
+    await ledger.apply(stale.id, OrderEvent(E.ORDER_ACCEPTED, broker_order_id="PB-7"))
+    await ledger.apply(duplicate.id, OrderEvent(E.ORDER_SUBMITTED))
+    await ledger.apply(duplicate.id, OrderEvent(E.ORDER_ACCEPTED, broker_order_id="PB-8"))
+    fill = OrderEvent(E.ORDER_PARTIALLY_FILLED, filled_quantity=4, fills=(_fill("F8", 4),))
+    await ledger.apply(duplicate.id, fill)
+    with db.transaction() as session:
+        with pytest.raises(ConcurrencyConflict):  # the copy is a version behind
+            ledger.apply_in_session(session, stale.id, OrderEvent(E.ORDER_FAILED,
+                                    reason_code=ReasonCode.LOST),
+                                    expected_version=stale_copy.version, known=stale_copy)
+        with pytest.raises(TransitionRefused):
+            ledger.apply_in_session(session, refused.id, OrderEvent(E.ORDER_FILLED))
+        with pytest.raises(DuplicateFill):
+            ledger.apply_in_session(session, duplicate.id, fill)
+        ledger.apply_in_session(session, fine.id, OrderEvent(E.ORDER_SUBMITTED))
+    expected = {stale.id: ("open", 3, 3), refused.id: ("created", 1, 1),
+                duplicate.id: ("partially_filled", 4, 4), fine.id: ("submitting", 2, 2)}
+    for order_id, (status, version, event_count) in expected.items():
+        row, events, _ = _state(db, order_id)
+        assert (row.status, row.version, len(events)) == (status, version, event_count)
+
+
 async def test_duplicate_fills_are_ignored_by_fill_id(ledger: Ledger, owner: Owner,
                                                       db: Database) -> None:
     order = new_order(owner)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from tradewarden import __version__, web
 from tradewarden.api import (
@@ -44,6 +45,19 @@ class Extra(Protocol):
     async def stop(self) -> None: ...
 
 
+class TradewardenApp(FastAPI):
+    """FastAPI, with the OpenAlgo routes (the order-placing hot path) answered first by
+    ``OpenAlgoShortcut``, without the per-request middleware and routing machinery."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shortcut = OpenAlgoShortcut([placing_router, books_router])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self.shortcut.handle(self, scope, receive, send):
+            await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings, brokers: BrokerSetup | None = None,
                engine_settings: EngineSettings | None = None,
                extras: Sequence[Extra] = ()) -> FastAPI:
@@ -63,11 +77,11 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
                 await extra.stop()
             await services.stop()
 
-    app = FastAPI(title="Tradewarden", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", openapi_url="/openapi.json",
-                  # metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks only cost
-                  # a provider look-up per request
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = TradewardenApp(title="Tradewarden", version=__version__, lifespan=lifespan,
+                         docs_url="/docs", openapi_url="/openapi.json",
+                         # metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks
+                         # only cost a provider look-up per request
+                         telemetry={"tracing": False, "metrics": False, "logs": False})
     app.include_router(placing_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -81,8 +95,6 @@ def create_app(settings: Settings, brokers: BrokerSetup | None = None,
     app.include_router(ws.router)
     web.install(app)  # the dashboard at / (pages, static files, their error pages)
     _install_error_handlers(app)
-    # the OpenAlgo endpoints again, called without FastAPI's per-request routing (hot path)
-    app.add_middleware(OpenAlgoShortcut, routers=[placing_router, books_router])
     return app
 
 

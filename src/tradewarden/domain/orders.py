@@ -68,14 +68,19 @@ class CancelledBy(StrEnum):
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: Every 10-bit value as its two Crockford characters: ids are built two characters a step.
+_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
 
 
 def _base32(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return "".join(reversed(chars))
+    """The low ``5 * length`` bits of ``value`` as ``length`` Crockford base32 characters."""
+    pairs = []
+    for _ in range(length // 2):
+        value, pair = divmod(value, 1024)
+        pairs.append(_PAIRS[pair])
+    if length % 2:
+        pairs.append(_CROCKFORD[value % 32])
+    return "".join(reversed(pairs))
 
 
 class _RandomPool:

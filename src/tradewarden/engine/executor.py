@@ -180,10 +180,9 @@ class Executor:
                     E.ORDER_SUBMITTED, EventSource.SYSTEM,
                     client_order_id=new_client_order_id() if order.status is S.RETRY_PENDING
                     else None, variety=Variety.AMO if amo else Variety.REGULAR)
-                try:
-                    with session.begin_nested():
-                        results.append(self.ledger.apply_in_session(
-                            session, order.id, event, expected_version=order.version))
+                try:  # a refusal writes nothing (apply_in_session): no savepoint needed
+                    results.append(self.ledger.apply_in_session(
+                        session, order.id, event, expected_version=order.version, known=order))
                 except (LedgerError, InvalidEvent) as exc:
                     log.info("order %s not submitted: %s", order.id, exc)
         return results

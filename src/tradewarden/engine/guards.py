@@ -17,10 +17,8 @@ from sqlalchemy import (
     Executable,
     Select,
     Table,
-    and_,
     bindparam,
     select,
-    tuple_,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -57,15 +55,12 @@ def _recent_query(same_shape: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-# Each shape names its price too (``price IN …`` / ``price IS NULL``), so the lookup seeks
-# ix_orders_user_symbol_price_created to the batch's own prices instead of scanning every order
-# of the symbol in the window (thousands at a busy symbol).
-_PRICED = and_(_ORDERS.c.price.in_(bindparam("prices", expanding=True)), tuple_(
-    _ORDERS.c.user_id, _ORDERS.c.symbol, _ORDERS.c.side, _ORDERS.c.quantity,
-    _ORDERS.c.order_type, _ORDERS.c.price).in_(bindparam("priced", expanding=True)))
-_UNPRICED = and_(_ORDERS.c.price.is_(None), tuple_(
-    _ORDERS.c.user_id, _ORDERS.c.symbol, _ORDERS.c.side, _ORDERS.c.quantity,
-    _ORDERS.c.order_type).in_(bindparam("unpriced", expanding=True)))
+# The batch's users' recent orders on its symbols at its own prices (``price IN …``, and
+# ``price IS NULL`` for orders without one): ix_orders_user_symbol_price_created seeks exactly
+# those, instead of every order of the symbol in the window (thousands at a busy symbol). The
+# rest of the shape (strategy, side, quantity, type) is matched in Python (``_signature``).
+_PRICED = _ORDERS.c.price.in_(bindparam("prices", expanding=True))
+_UNPRICED = _ORDERS.c.price.is_(None)
 #: By (any priced shapes, any unpriced shapes).
 _RECENT: dict[tuple[bool, bool], Executable] = {
     (True, False): _recent_query(_PRICED),
@@ -127,20 +122,13 @@ class Guards:
     def prefetch(self, orders: list[Order]) -> None:
         """Load the recent orders that could be identical to ``orders`` in one query, so a
         batch is checked for duplicates without a query per order."""
-        since = self.now - self.settings.dedupe_window
-        shapes = {(o.user_id, o.symbol, o.side.value, o.quantity, o.order_type.value, o.price)
-                  for o in orders}
-        priced = [shape for shape in shapes if shape[5] is not None]
-        unpriced = [shape[:5] for shape in shapes if shape[5] is None]
+        prices = list({o.price for o in orders if o.price is not None})
+        unpriced = any(o.price is None for o in orders)
         params: dict[str, object] = {
-            "since": since, "users": list({o.user_id for o in orders}),
-            "symbols": list({o.symbol for o in orders})}
-        if priced:
-            params["priced"] = priced
-            params["prices"] = list({shape[5] for shape in priced})
-        if unpriced:
-            params["unpriced"] = unpriced
-        rows = self.session.execute(_RECENT[bool(priced), bool(unpriced)], params).all()
+            "since": self.now - self.settings.dedupe_window,
+            "users": list({o.user_id for o in orders}),
+            "symbols": list({o.symbol for o in orders}), "prices": prices}
+        rows = self.session.execute(_RECENT[bool(prices), unpriced], params).all()
         recent: dict[tuple[object, ...], list[str]] = {}
         for oid, user, strategy, label, exchange, symbol, side, qty, kind, price in rows:
             key = (user, strategy, None if strategy is not None else label, exchange, symbol,

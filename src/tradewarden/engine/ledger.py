@@ -225,6 +225,8 @@ class Ledger:
 
         ``known`` is the caller's current copy of the order (from the monitor's view); it saves
         reading the row, and the versioned UPDATE still refuses it if the order moved on.
+        A refusal (``LedgerError``, ``InvalidEvent``) is raised before anything is written, so
+        a caller applying events to several orders in one transaction may carry on after one.
         """
         if known is not None and known.id == order_id:
             current = known
@@ -322,9 +324,7 @@ class Ledger:
 def _created_copy(order: Order, now: datetime) -> Order:
     """``replace(order, created_at=now, updated_at=now, version=1, extra=dict(order.extra))``
     without the generic ``replace`` machinery (it runs once per order on the intake path)."""
-    copy = Order.__new__(Order)
-    for name, value in zip(_ORDER_FIELDS, _order_state(order), strict=True):
-        setattr(copy, name, value)
+    copy = Order(*_order_state(order))  # the fields, in declaration order
     copy.created_at = copy.updated_at = now
     copy.version = 1
     copy.extra = dict(order.extra)

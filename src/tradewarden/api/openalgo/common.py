@@ -48,9 +48,15 @@ def services_of(request: Request) -> Services:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise OpenAlgoError(413, "request body too large")
+    """The body as a JSON object; reading stops (413) as soon as it passes ``MAX_BODY_BYTES``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise OpenAlgoError(413, "request body too large")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
