@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tradewarden.api.openalgo.requests import (
+    ORDER_TYPE_VALUES,
+    SIDE_VALUES,
     InstrumentFields,
     decimal_amount,
     one_of,
@@ -69,12 +71,12 @@ class Leg(InstrumentFields):
     @field_validator("action", mode="before")
     @classmethod
     def _action(cls, value: Any) -> str | None:
-        return None if value in (None, "") else one_of(value, "action", ["BUY", "SELL"])
+        return None if value in (None, "") else one_of(value, "action", SIDE_VALUES)
 
     @field_validator("pricetype", mode="before")
     @classmethod
     def _pricetype(cls, value: Any) -> str:
-        return one_of(value, "pricetype", [t.value for t in OrderType])
+        return one_of(value, "pricetype", ORDER_TYPE_VALUES)
 
     @field_validator("quantity", mode="before")
     @classmethod

@@ -63,6 +63,13 @@ def decimal_amount(value: Any, name: str) -> Decimal:
     return number
 
 
+#: The allowed values of the enumerated fields, in the order error messages list them.
+EXCHANGE_VALUES = sorted(EXCHANGES)
+PRODUCT_VALUES = [p.value for p in Product]
+SIDE_VALUES = [s.value for s in Side]
+ORDER_TYPE_VALUES = [t.value for t in OrderType]
+
+
 def one_of(value: Any, name: str, allowed: list[str]) -> str:
     text = str(value).strip().upper() if value is not None else ""
     if text not in allowed:
@@ -106,7 +113,7 @@ class InstrumentFields(BaseModel):
     @field_validator("exchange", mode="before")
     @classmethod
     def _exchange(cls, value: Any) -> str:
-        return one_of(value, "exchange", sorted(EXCHANGES))
+        return one_of(value, "exchange", EXCHANGE_VALUES)
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -116,7 +123,7 @@ class InstrumentFields(BaseModel):
     @field_validator("product", mode="before")
     @classmethod
     def _product(cls, value: Any) -> str:
-        return one_of(value, "product", [p.value for p in Product])
+        return one_of(value, "product", PRODUCT_VALUES)
 
 
 class LegFields(InstrumentFields):
@@ -134,12 +141,12 @@ class LegFields(InstrumentFields):
     @field_validator("action", mode="before")
     @classmethod
     def _action(cls, value: Any) -> str:
-        return one_of(value, "action", [s.value for s in Side])
+        return one_of(value, "action", SIDE_VALUES)
 
     @field_validator("pricetype", mode="before")
     @classmethod
     def _pricetype(cls, value: Any) -> str:
-        return one_of(value, "pricetype", [t.value for t in OrderType])
+        return one_of(value, "pricetype", ORDER_TYPE_VALUES)
 
     @field_validator("quantity", mode="before")
     @classmethod
