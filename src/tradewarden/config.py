@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     dedupe_window_s: float = Field(default=5.0, ge=0)
     monitor_interval_s: float = Field(default=5.0, gt=0)
     monitor_idle_interval_s: float = Field(default=30.0, gt=0)
+    #: how long a broker order with our tag but no record must be seen before it is recorded
+    monitor_orphan_grace_s: float = Field(default=60.0, ge=0)
     broker_timeout_s: float = Field(default=10.0, gt=0, le=120,
                                     description="How long one broker call may take.")
     archive_after_days: int | None = Field(

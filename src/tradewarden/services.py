@@ -51,6 +51,7 @@ class Services:
             dedupe_window_s=settings.dedupe_window_s,
             monitor_interval_s=settings.monitor_interval_s,
             monitor_idle_interval_s=settings.monitor_idle_interval_s,
+            monitor_orphan_grace_s=settings.monitor_orphan_grace_s,
             archive_after_days=settings.archive_after_days,
             archive_dir=settings.data_dir / "archive",
             executor=ExecutorSettings(orders_per_second=settings.broker_orders_per_s)))

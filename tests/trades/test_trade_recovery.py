@@ -194,3 +194,45 @@ def test_a_denied_exit_is_retried_until_it_goes_through(tmp_path: Path) -> None:
         assert [o["filled_quantity"] for o in sells if o["filled_quantity"]] == [2]  # sold once
     finally:
         stack.stop()
+
+
+def test_an_exit_whose_record_died_with_the_process_is_adopted_after_restart(
+        tmp_path: Path, private_pg: PrivatePostgres) -> None:
+    """kill -9 while the database is down loses the queued record of a directly placed exit;
+    after the restart reconciliation finds our tag at the broker with no order behind it and
+    records it (once) as an external order, so the broker's truth is in the database."""
+    env = {**FAST_ENV, "TRADEWARDEN_DATABASE_URL": private_pg.url,
+           "TRADEWARDEN_MONITOR_ORPHAN_GRACE_S": "2"}
+    stack = Stack(tmp_path, env=env)
+    stack.start_broker()
+    stack.start_service()
+    try:
+        trading = Trading(stack)
+        strategy = trading.strategy("orphan", stop_loss={"kind": "points", "value": 10})
+        trading.prices(LT=3000)
+        trade_id = _open(trading, strategy, "LT", 2)
+
+        private_pg.stop()
+        wait_for(lambda: _readyz(stack)["checks"]["database"] is False, "the outage to show")
+        trading.prices(LT=2985)  # through the stop-loss
+        (exit_at_broker,) = wait_for(lambda: trading.exits_at_broker("LT", "SELL"),
+                                     "the exit order to reach the broker without the database")
+        stack.kill_service()  # its record was only queued in memory
+        private_pg.start()
+        stack.start_service()
+
+        def adopted() -> list[dict[str, Any]]:
+            return [o for o in stack.our_orders()
+                    if o["origin"] == "external" and o["symbol"] == "LT"]
+
+        (external,) = wait_for(adopted, "the orphaned exit to be recorded", timeout=60)
+        assert external["side"] == "SELL" and external["quantity"] == 2
+        assert external["broker_order_id"] == exit_at_broker["broker_order_id"]
+        assert external["status"] == "filled"
+        closed = trading.closed(trade_id, timeout=60)  # the position is gone at the broker
+        assert closed["exit_reason"] == "closed_outside"
+        time.sleep(3)  # more cycles: recorded once, and no order of ours went to the broker
+        assert len(adopted()) == 1
+        assert len(trading.exits_at_broker("LT", "SELL")) == 1
+    finally:
+        stack.stop()

@@ -45,6 +45,7 @@ from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError
 from tradewarden.engine.placement import Placement, failure_of, placement_events
 from tradewarden.engine.ratelimit import TokenBucket
 from tradewarden.engine.retry import RetryPolicy
+from tradewarden.engine.tagged import UnrecordedTags
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import OrderRow
 
@@ -89,6 +90,8 @@ class Executor:
         self._background: set[asyncio.Task[None]] = set()
         self._on_ambiguous: list[Callable[[str], None]] = []
         self._closed = False
+        #: tags of orders placed without a record yet (exits sent while the database is down)
+        self.unrecorded = UnrecordedTags()
 
     # --- wiring -------------------------------------------------------------------------
 

@@ -39,7 +39,9 @@ from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.holdings import HoldingsReconciler, PositionEvent
 from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
+from tradewarden.engine.tagged import ORPHAN_GRACE_S, TaggedOrders, UnrecordedTags
 from tradewarden.metrics import Metrics
+from tradewarden.notify.outbox import alert_in_session
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import OrderRow
 
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 
 #: One order to bring in line: our copy, the broker's view, and its account's fills.
 _Change = tuple[Order, BrokerOrder, list[BrokerFill]]
+
+#: ``Order.extra`` flag of an external order that carries one of our tags (an orphan).
+UNKNOWN_TW_TAG = "unknown_tw_tag"
 
 #: How far back broker order ids are remembered to tell our orders from external ones.
 KNOWN_HORIZON = timedelta(days=7)
@@ -158,7 +163,8 @@ class Monitor:
     def __init__(self, ledger: Ledger, accounts: AccountDirectory, interval_s: float = 5.0,
                  idle_interval_s: float = 30.0, missing_checks: int = 3,
                  missing_grace_s: float = 120.0, metrics: Metrics | None = None,
-                 holdings_every: int = 6) -> None:
+                 holdings_every: int = 6, unrecorded: UnrecordedTags | None = None,
+                 orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
         self.ledger = ledger
         self.accounts = accounts
         self.interval_s = interval_s
@@ -167,6 +173,7 @@ class Monitor:
         self.missing_grace_s = missing_grace_s
         self.metrics = metrics or Metrics()
         self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics)
+        self.tagged = TaggedOrders(ledger.db, unrecorded or UnrecordedTags(), orphan_grace_s)
         #: manual_buy / manual_sell events, for the notifier (ledger events go on the ledger bus)
         self.position_bus: EventBus[PositionEvent] = EventBus()
         self.holdings_every = holdings_every
@@ -314,12 +321,16 @@ class Monitor:
             log.info("account %s not reconciled this cycle: %s", account_id, exc)
             return report, []
         report.orders_seen = len(book)
-        external = [o for o in book if _is_external(o)
-                    and not self.view.is_known(account_id, o.broker_order_id)]
-        if external:
-            report.external = await self._record_external(account_id, external)
+        unknown = [o for o in book if not self.view.is_known(account_id, o.broker_order_id)]
+        external = [o for o in unknown if _is_external(o)]
+        tagged = await self.tagged.sort(account_id, [o for o in unknown if not _is_external(o)])
+        for settled in tagged.settled:
+            self.view.mark_known(account_id, settled.broker_order_id)
+        if external or tagged.orphans:
+            report.external = await self._record_external(account_id,
+                                                          [*external, *tagged.orphans])
         by_id = {o.broker_order_id: o for o in book}
-        changes: list[tuple[Order, BrokerOrder]] = []
+        changes: list[tuple[Order, BrokerOrder]] = list(tagged.late)
         missing: list[Order] = []
         for order in ours:
             seen = by_id.get(order.broker_order_id or "")
@@ -392,7 +403,8 @@ class Monitor:
         return results
 
     async def _record_external(self, account_id: int, seen: list[BrokerOrder]) -> int:
-        """Record orders placed at the broker's own app (no tag of ours) as ``external``."""
+        """Record orders placed at the broker's own app (no tag of ours), and orphans (a tag
+        of ours no order carries, ``engine/tagged.py``), as ``external``."""
         try:
             owner = self.accounts.info(account_id).user_id
         except KeyError:
@@ -422,6 +434,8 @@ class Monitor:
                             events_from_broker(submitted.order, broker_order,
                                                EventSource.MANUAL))
                         results.extend([created, submitted, *rest])
+                        if not _is_external(broker_order):
+                            _alert_orphan(session, owner, account_id, broker_order)
                 except (InvalidEvent, LedgerError, IntegrityError) as exc:
                     log.warning("external order %s not recorded: %s",
                                 broker_order.broker_order_id, exc)
@@ -452,6 +466,17 @@ class Monitor:
             session, order, events_from_broker(order, seen, EventSource.RECONCILIATION, fills))
 
 
+def _alert_orphan(session: Session, owner: int, account_id: int, seen: BrokerOrder) -> None:
+    alert_in_session(
+        session, owner, "error",
+        f"Broker order {seen.broker_order_id} ({seen.side.value} {seen.quantity} "
+        f"{seen.exchange}:{seen.symbol}) carries the Tradewarden tag {seen.tag}, but no order "
+        "in the database does. It is recorded as an external order so its fills count; check "
+        "whether it duplicates one of yours.",
+        title="Unknown Tradewarden order at the broker",
+        dedupe_key=f"orphan:{account_id}:{seen.broker_order_id}")
+
+
 def _is_external(seen: BrokerOrder) -> bool:
     """An order we did not place: no tag, or a tag that is not one of our client order ids."""
     return not (seen.tag or "").startswith(CLIENT_ORDER_ID_PREFIX)
@@ -473,7 +498,8 @@ def external_order(account_id: int, owner: int, seen: BrokerOrder, now: datetime
         order_type=seen.order_type, product=seen.product, price=seen.price,
         trigger_price=seen.trigger_price, variety=seen.variety, validity=seen.validity,
         origin=Origin.EXTERNAL, created_at=now, updated_at=now,
-        extra={"external_tag": seen.tag} if seen.tag else {})
+        extra=({"external_tag": seen.tag, UNKNOWN_TW_TAG: not _is_external(seen)}
+               if seen.tag else {}))
 
 
 def _differs(order: Order, seen: BrokerOrder) -> bool:

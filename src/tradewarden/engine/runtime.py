@@ -34,6 +34,7 @@ from tradewarden.engine.scheduler import (
     JobContext,
     Scheduler,
 )
+from tradewarden.engine.tagged import ORPHAN_GRACE_S
 from tradewarden.engine.trades.manager import TradeManager, TradeSettings
 from tradewarden.engine.trades.operations import TradeOperations
 from tradewarden.engine.trades.recorder import TradeRecorder
@@ -51,6 +52,7 @@ class EngineSettings:
     monitor_idle_interval_s: float = 30.0
     monitor_missing_checks: int = 3
     monitor_missing_grace_s: float = 120.0
+    monitor_orphan_grace_s: float = ORPHAN_GRACE_S
     archive_after_days: int | None = None
     archive_dir: Path | None = None
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
@@ -86,7 +88,9 @@ class Engine:
         self.monitor = Monitor(ledger, self.accounts, self.settings.monitor_interval_s,
                                self.settings.monitor_idle_interval_s,
                                self.settings.monitor_missing_checks,
-                               self.settings.monitor_missing_grace_s, self.metrics)
+                               self.settings.monitor_missing_grace_s, self.metrics,
+                               unrecorded=self.executor.unrecorded,
+                               orphan_grace_s=self.settings.monitor_orphan_grace_s)
         self._retry_wakeup = asyncio.Event()
         self.startup_report = ""
         self.eod = EodCleanup(self.executor, self.intake, self.inflight, self.monitor,

@@ -87,11 +87,17 @@ class ExitSender:
                     trade.id, order.id, order.client_order_id)
         submitting = _submitted_copy(order)
         adapter = self.executor.brokers.adapter(order.account_id)
+        unrecorded = self.executor.unrecorded  # reconciliation leaves the tag alone meanwhile
+        unrecorded.add(order.client_order_id)
         placement = await self.executor.send(adapter, submitting)
-        after = ((lambda: self.executor.mark_ambiguous(order.id))  # once it is recorded
-                 if placement.ambiguous else None)
+
+        def recorded() -> None:
+            unrecorded.discard(order.client_order_id)
+            if placement.ambiguous:
+                self.executor.mark_ambiguous(order.id)
+
         self.writer.submit(lambda session: self._record(session, order, placement),
-                           urgent=True, after=after)
+                           urgent=True, after=recorded)
         refused = placement.error is not None or failure_of(placement) is not None
         return ExitOutcome(order.id, direct=True, denied=refused,
                            reason=placement.error.message if placement.error else (
