@@ -343,3 +343,51 @@ async def test_overrides_are_refreshed_from_the_database(db: Database) -> None:
     assert await scheduler.run_due(ist(TUESDAY, 19)) == []
     assert not calendar.is_trading_day(TUESDAY)  # the shared instance was updated in place
     assert recorder.calls == Counter()
+
+
+FRIDAY = date(2026, 1, 23)  # the trading day before TUESDAY (Monday is Republic Day)
+
+
+async def test_an_eod_missed_while_down_runs_once_at_the_next_start(db: Database) -> None:
+    recorder = Recorder()
+    friday = make(db, recorder, ist(FRIDAY, 16))
+    assert [o.job for o in await friday.run_due()] == [MARKET_OPEN, MARKET_CLOSE]
+    # down from 16:00 Friday (before the 18:00 EOD) to Tuesday morning
+    tuesday = make(db, recorder, ist(TUESDAY, 9, 30), owner=process_owner("tuesday"))
+    caught = await tuesday.catch_up()
+    assert [(o.job, o.trading_day, o.status) for o in caught] == [
+        (EOD_CLEANUP, FRIDAY, RunStatus.DONE)]
+    assert recorder.contexts[-1].trading_day == FRIDAY
+    assert await tuesday.catch_up() == []
+    again = make(db, recorder, ist(TUESDAY, 9, 45), owner=process_owner("restart"))
+    assert await again.catch_up() == []  # recorded: a second start does not run it again
+    assert recorder.calls[EOD_CLEANUP] == 1
+    # today's jobs are unaffected
+    assert [o.job for o in await again.run_due()] == [MARKET_OPEN]
+
+
+async def test_nothing_is_caught_up_for_a_day_the_service_never_saw_or_finished(
+        db: Database) -> None:
+    recorder = Recorder()
+    fresh = make(db, recorder, ist(TUESDAY, 9, 30))
+    assert await fresh.catch_up() == []  # a new installation: no run at all on Friday
+    friday = make(db, recorder, ist(FRIDAY, 19), owner=process_owner("friday"))
+    assert len(await friday.run_due()) == 3  # open, close and EOD all ran on Friday
+    tuesday = make(db, recorder, ist(TUESDAY, 9, 30), owner=process_owner("tuesday"))
+    assert await tuesday.catch_up() == []
+    assert recorder.calls[EOD_CLEANUP] == 1
+
+
+async def test_the_loop_catches_up_before_its_first_pass(sqlite_db: Database) -> None:
+    recorder = Recorder()
+    await make(sqlite_db, recorder, ist(FRIDAY, 16)).run_due()
+    tuesday = make(sqlite_db, recorder, ist(TUESDAY, 9, 30), owner=process_owner("tuesday"),
+                   interval=0.05)
+    tuesday.start()
+    for _ in range(100):
+        if recorder.calls[EOD_CLEANUP] and recorder.calls[MARKET_OPEN] == 2:
+            break
+        await asyncio.sleep(0.02)
+    await tuesday.stop()
+    assert recorder.calls[EOD_CLEANUP] == 1
+    assert [c.trading_day for c in recorder.contexts if c.job == EOD_CLEANUP] == [FRIDAY]

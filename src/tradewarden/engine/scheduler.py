@@ -13,7 +13,10 @@ eod_cleanup        max(18:00 or configured, close)             end of the IST da
 
 A job is due on an IST date that is a trading day (overrides included) between its two times.
 A job first seen after its latest start is not run that day (only the pre-market window can be
-missed in practice; the others catch up, in order, when the engine starts late).
+missed in practice; the others catch up, in order, when the engine starts late). A service down
+from before the EOD time to the next day would miss the EOD cleanup altogether: catch-up jobs
+(EOD) missed on the last trading day run once at the next start (``Scheduler.catch_up``), for
+that day, if the service saw that day at all.
 
 **Claiming** is one atomic statement: ``INSERT … ON CONFLICT DO NOTHING`` of the unique
 ``(job, trading_day)`` row with ``status=running``. Whoever inserts it runs the job; everyone
@@ -73,6 +76,8 @@ MARKET_OPEN = "market_open"
 MARKET_CLOSE = "market_close"
 EOD_CLEANUP = "eod_cleanup"
 DEFAULT_EOD_TIME = time(18, 0)
+#: how far back the last trading day is looked for when catching up (long holiday stretches)
+CATCH_UP_LOOKBACK_DAYS = 10
 MAX_ERROR_CHARS = 4000
 
 
@@ -101,6 +106,8 @@ class DailyJob:
     offset: timedelta = timedelta(0)
     wall_time: time | None = None
     window: timedelta | None = None
+    #: missed on the last trading day (down through its whole window): run at the next start
+    catch_up: bool = False
 
     def span(self, day: date, hours: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
         """(earliest, latest) start of this job on ``day`` (a trading day with ``hours``), UTC."""
@@ -125,7 +132,7 @@ def default_jobs(eod_time: time = DEFAULT_EOD_TIME) -> tuple[DailyJob, ...]:
                  window=timedelta(minutes=8)),
         DailyJob(MARKET_OPEN, Anchor.OPEN),
         DailyJob(MARKET_CLOSE, Anchor.CLOSE),
-        DailyJob(EOD_CLEANUP, Anchor.WALL, wall_time=eod_time),
+        DailyJob(EOD_CLEANUP, Anchor.WALL, wall_time=eod_time, catch_up=True),
     )
 
 
@@ -269,16 +276,57 @@ class Scheduler:
         await self._maybe_refresh_overrides(now)
         outcomes: list[JobOutcome] = []
         for job, day in self.due(now):
-            # A long job earlier in this pass must not leave later claims with a stale lease.
-            claim_at = max(now, self._clock())
-            claimed = await self._db.run(self._claim, job.name, day, claim_at)
-            if isinstance(claimed, JobOutcome):
-                outcomes.append(claimed)
-                continue
-            if claimed is None:
-                continue
-            outcomes.append(await self._execute(job, day, claim_at, claimed))
+            outcome = await self._claim_and_run(job, day, now)
+            if outcome is not None:
+                outcomes.append(outcome)
         return outcomes
+
+    async def catch_up(self, now: datetime | None = None) -> list[JobOutcome]:
+        """Run the catch-up jobs (EOD) that the last trading day before today missed.
+
+        Only a day the service saw counts (some job has a row for it): a new installation, or
+        one that was down all that day, does not run yesterday's end of day. Older days are not
+        looked at.
+        """
+        now = now or self._clock()
+        day = self._previous_trading_day(now.astimezone(IST).date())
+        jobs = [job for job in self._jobs.values()
+                if job.catch_up and job.name in self._handlers
+                and (job.name, day) not in self._settled] if day is not None else []
+        if day is None or not jobs:
+            return []
+        missed = await self._db.run(self._missed, [job.name for job in jobs], day)
+        outcomes: list[JobOutcome] = []
+        for job in jobs:
+            if job.name in missed:
+                log.warning("job %s for %s did not run (the service was down); running it now",
+                            job.name, day)
+                outcome = await self._claim_and_run(job, day, now)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        return outcomes
+
+    def _previous_trading_day(self, today: date) -> date | None:
+        for back in range(1, CATCH_UP_LOOKBACK_DAYS + 1):
+            day = today - timedelta(days=back)
+            if self.calendar.hours(day) is not None:
+                return day
+        return None
+
+    def _missed(self, names: list[str], day: date) -> set[str]:
+        """Of ``names``, those without a run on ``day`` — if any job has a run on that day."""
+        with self._db.read() as session:
+            ran = set(session.scalars(select(JobRun.job).where(JobRun.trading_day == day)))
+        return set(names) - ran if ran else set()
+
+    async def _claim_and_run(self, job: DailyJob, day: date,
+                             now: datetime) -> JobOutcome | None:
+        # A long job earlier in this pass must not leave later claims with a stale lease.
+        claim_at = max(now, self._clock())
+        claimed = await self._db.run(self._claim, job.name, day, claim_at)
+        if claimed is None or isinstance(claimed, JobOutcome):
+            return claimed
+        return await self._execute(job, day, claim_at, claimed)
 
     async def _maybe_refresh_overrides(self, now: datetime) -> None:
         if self._refresh_every is None:
@@ -480,6 +528,10 @@ class Scheduler:
                 await task
 
     async def _loop(self) -> None:
+        try:
+            await self.catch_up(self._clock())
+        except Exception:
+            log.exception("catching up missed jobs failed")
         while not self._stopping.is_set():
             try:
                 await self.run_due(self._clock())
