@@ -36,10 +36,16 @@ def test_api_key_is_shown_once_and_can_be_revoked(page: Any, web_stack: WebStack
     expect(page.locator("#new-api-key")).to_have_count(0)  # never shown again
     expect(page.get_by_role("cell", name="my-script", exact=True)).to_be_visible()
 
+    def status() -> int:
+        return httpx.get(f"{web_stack.url}/api/v1/orders", headers={"X-API-Key": key},
+                         timeout=30).status_code
+
+    assert status() == 200  # the key is in the service's auth cache now
     page.get_by_role("button", name="Revoke key my-script").click()
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     expect(page.locator(".notice")).to_contain_text("API key revoked")
     expect(page.get_by_role("row", name="my-script")).to_contain_text("revoked")
+    assert status() == 403  # at once, not after the cache's few seconds
 
 
 def test_kill_switch_blocks_new_entries(page: Any, web_stack: WebStack,

@@ -40,13 +40,16 @@ def api_keys(session: Session, user_id: int) -> list[ApiKey]:
                                 .order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())))
 
 
-def revoke_api_key(session: Session, user_id: int, key_id: int) -> bool:
-    """Revoke one of the user's keys; False when it is not theirs or already revoked."""
-    result = session.execute(
-        update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id,
-                             ApiKey.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC)))
-    return bool(getattr(result, "rowcount", 0))
+def revoke_api_key(session: Session, user_id: int, key_id: int) -> str | None:
+    """Revoke one of the user's keys and return its hash; None when it is not theirs or
+    already revoked."""
+    digest = session.scalar(select(ApiKey.key_hash).where(
+        ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)))
+    if digest is None:
+        return None
+    session.execute(update(ApiKey).where(ApiKey.id == key_id)
+                    .values(revoked_at=datetime.now(UTC)))
+    return digest
 
 
 def accounts(session: Session, user_id: int) -> list[BrokerAccount]:

@@ -68,13 +68,16 @@ async def revoke_key(key_id: str, request: Request, session: SessionDep,
     services = services_of(request)
     number = path_id(key_id)
 
-    def write() -> bool:
+    def write() -> str | None:
+        if number is None:
+            return None
         with services.db.transaction() as db_session:
-            return number is not None and queries.revoke_api_key(db_session, session.user_id,
-                                                                 number)
+            return queries.revoke_api_key(db_session, session.user_id, number)
 
-    if not await services.db.run(write):
+    digest = await services.db.run(write)
+    if digest is None:
         return not_found(request, "active API key")
+    services.auth.forget(digest)  # refused from the next request on, not after the cache TTL
     return RedirectResponse("/settings?done=revoked", status_code=303)
 
 
