@@ -137,7 +137,8 @@ def _ensure_strategy(services: Services) -> tuple[int, int]:
             existing = Strategies(session, user.id).create(
                 name=DEMO_STRATEGY, account_id=None, mode="both", position_guards=True,
                 allow_amo=False,
-                settings=DEMO_SETTINGS.model_dump(mode="json", exclude_defaults=True))
+                settings=DEMO_SETTINGS.model_dump(mode="json", exclude_defaults=True),
+                box=services.box)
             existing.updated_at = datetime.now(UTC)
         session.flush()
         return existing.id, user.id

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from tradewarden.api.auth import Authenticator
 from tradewarden.broker_setup import BrokerSetup
 from tradewarden.config import Settings
+from tradewarden.crypto import SecretBox, box_for
 from tradewarden.engine.executor import ExecutorSettings
 from tradewarden.engine.ledger import Ledger
 from tradewarden.engine.runtime import Engine, EngineSettings
 from tradewarden.notify.service import Notifier
 from tradewarden.store.db import Database
+from tradewarden.store.webhook_secrets import seal_plain_secrets
 from tradewarden.web.live import LiveHub, forward_orders
 from tradewarden.web.live_notifications import NotificationFeed
 from tradewarden.web.sessions import SessionStore
@@ -36,6 +38,7 @@ class Services:
     brokers: BrokerSetup
     web_sessions: SessionStore
     notifier: Notifier
+    box: SecretBox  # secrets at rest: channel URLs, webhook secrets
     live: LiveHub = field(default_factory=LiveHub)  # WS /api/v1/ws: publish(user_id, type, data)
     ready: bool = False
     _live_feed: asyncio.Task[None] | None = None
@@ -55,15 +58,17 @@ class Services:
             archive_after_days=settings.archive_after_days,
             archive_dir=settings.data_dir / "archive",
             executor=ExecutorSettings(orders_per_second=settings.broker_orders_per_s)))
-        notifier = Notifier(db, settings, engine.settings.retry.max_attempts)
+        box = box_for(settings)
+        notifier = Notifier(db, settings, engine.settings.retry.max_attempts, box=box)
         ledger.add_recorder(notifier.recorder)  # outbox rows in the events' transactions
         return cls(settings=settings, db=db, ledger=ledger, auth=Authenticator(db),
                    engine=engine, brokers=brokers, web_sessions=SessionStore(db),
-                   notifier=notifier)
+                   notifier=notifier, box=box)
 
     async def start(self) -> None:
         from tradewarden.web.live_trades import TradeFeed  # imports the API, which imports us
 
+        await self.db.run(seal_plain_secrets, self.db, self.box)  # secrets from before encryption
         self._live_feed = asyncio.create_task(forward_orders(self.ledger.bus, self.live))
         self._notification_feed = asyncio.create_task(NotificationFeed(self.db, self.live).run())
         await self.notifier.start(self.ledger.bus)

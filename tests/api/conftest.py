@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,14 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    settings = Settings(data_dir=tmp_path / "data", port=free_port(), monitor_interval_s=0.3,
-                        monitor_idle_interval_s=0.3)
+    with serve(Settings(data_dir=tmp_path / "data", port=free_port(), monitor_interval_s=0.3,
+                        monitor_idle_interval_s=0.3)) as running:
+        yield running
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[Server]:
+    """A server on ``settings``' data directory (a new one, or one an earlier server used)."""
     url = settings.resolved_database_url
     migrate.upgrade(url)
     db = Database(url)

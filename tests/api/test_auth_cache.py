@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from tradewarden.api.auth import AuthError, Authenticator
+from tradewarden.api.auth import Authenticator, AuthError
 from tradewarden.security import hash_api_key
 from tradewarden.store.db import Database
 from tradewarden.store.repositories import ApiKeys, Users

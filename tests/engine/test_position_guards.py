@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from tests.seed import new_order, seed_owner
 from tradewarden.brokers.instruments import bundled_master
+from tradewarden.crypto import SecretBox, key_from_secret
 from tradewarden.domain.events import EventType, OrderEvent
 from tradewarden.domain.orders import OrderType, Side
 from tradewarden.engine.guards import Guards, GuardSettings
@@ -14,13 +15,15 @@ from tradewarden.engine.ledger import Ledger
 from tradewarden.store.db import Database
 from tradewarden.store.strategies import Strategies
 
+BOX = SecretBox(key_from_secret("test key for the position guard tests"))
+
 
 async def test_entry_blocked_while_held_and_against_another_strategy(db: Database) -> None:
     owner = seed_owner(db)
     with db.transaction() as session:
         a, b = (Strategies(session, owner.user_id).create(
             name=name, account_id=owner.account_id, mode="both", position_guards=True,
-            allow_amo=False, settings={}).id for name in ("a", "b"))
+            allow_amo=False, settings={}, box=BOX).id for name in ("a", "b"))
     ledger = Ledger(db)
     held = replace(new_order(owner), strategy_id=a, order_type=OrderType.MARKET, price=None)
     await ledger.create(held)

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.seed import Owner, new_order, seed_owner
+from tradewarden.crypto import SecretBox, key_from_secret
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
 from tradewarden.domain.orders import CancelledBy
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.engine.eod import EodCleanup
 from tradewarden.engine.holdings import HoldingsReconciler
 from tradewarden.engine.ledger import Ledger
-from tradewarden.notify.crypto import SecretBox, key_from_secret
 from tradewarden.notify.events import NotificationKind
 from tradewarden.notify.outbox import OutboxRecorder, alert, enqueue
 from tradewarden.notify.preferences import PreferenceCache

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tradewarden.notify.crypto import SecretError, key_from_secret, secret_box
+from tradewarden.crypto import SecretError, key_from_secret, secret_box
 from tradewarden.notify.events import Mode, NotificationKind, is_critical, resolve_mode
 from tradewarden.notify.limiter import (
     TELEGRAM_CHAT,

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from tradewarden.crypto import SecretBox, key_from_secret
 from tradewarden.domain.orders import new_client_order_id, new_order_id
 from tradewarden.store.db import Database
 from tradewarden.store.order_queries import OrderFilter, list_orders
@@ -34,6 +35,7 @@ REASONS = (None, "risk_blocked", "validation_failed", "insufficient_funds")
 SYMBOLS = ("RELIANCE", "TCS", "INFY")
 ORIGINS = ("webhook", "api", "external")
 BASE = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+BOX = SecretBox(key_from_secret("test key for the order list tests"))
 T = TypeVar("T")
 
 
@@ -77,7 +79,7 @@ def _reference(session: Session, user_id: int, f: OrderFilter, page: int,
 def _strategy(session: Session, user_id: int, account_id: int, name: str) -> int:
     return Strategies(session, user_id).create(
         name=name, account_id=account_id, mode="both", position_guards=True, allow_amo=False,
-        settings={}).id
+        settings={}, box=BOX).id
 
 
 def _order(user_id: int, account_id: int, n: int, rng: random.Random,

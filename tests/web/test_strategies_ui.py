@@ -59,8 +59,12 @@ def test_invalid_value_shows_a_field_error_then_a_valid_strategy_is_created(
     expect(page.locator("#webhook-secret")).to_have_attribute("type", "password")
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#webhook-secret")).to_have_attribute("type", "text")
+    (created,) = httpx.get(f"{web_stack.url}/api/v1/strategies",
+                           headers={"X-API-Key": user.api_key}).json()
+    secret = created["webhook_secret"]  # in clear, though stored encrypted
+    expect(page.locator("#webhook-secret")).to_have_value(secret)
     for example in ("single", "smart", "multi"):
-        expect(page.locator(f"#example-{example}")).to_contain_text('"secret_key"')
+        expect(page.locator(f"#example-{example}")).to_contain_text(f'"secret_key": "{secret}"')
     expect(page.locator("#example-multi")).to_contain_text('"legs"')
     shoot("strategy", docs=True)
 

@@ -9,13 +9,15 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradewarden.api.deps import CallerDep, ServicesDep
+from tradewarden.crypto import SecretBox
 from tradewarden.domain.strategy import StrategyMode, StrategySettings
 from tradewarden.domain.trades import TradeError
 from tradewarden.engine.trades.operations import TradeNotFound
 from tradewarden.store.order_queries import strategy_positions, strategy_working_orders
 from tradewarden.store.repositories import Accounts, AlreadyExists
-from tradewarden.store.strategies import Strategies, new_webhook_secret
+from tradewarden.store.strategies import Strategies
 from tradewarden.store.tables import Strategy
+from tradewarden.store.webhook_secrets import issue_webhook_secret, webhook_secret_of
 
 router = APIRouter(prefix="/api/v1/strategies", tags=["strategies"])
 StrategyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -54,18 +56,19 @@ class StrategyOut(BaseModel):
     is_paused: bool
     settings: dict[str, Any]
     webhook_token: str
-    webhook_secret: str
+    webhook_secret: str  # plain (stored encrypted); "" when the configured key cannot read it
     webhook_url: str
     created_at: datetime
     updated_at: datetime
 
 
-def _out(row: Strategy, request: Request) -> StrategyOut:
+def _out(row: Strategy, request: Request, box: SecretBox) -> StrategyOut:
     base = str(request.base_url).rstrip("/")
     return StrategyOut(
         id=row.id, name=row.name, account_id=row.account_id, mode=row.mode,
         position_guards=row.position_guards, allow_amo=row.allow_amo, is_paused=row.is_paused,
-        settings=row.settings, webhook_token=row.webhook_token, webhook_secret=row.webhook_secret,
+        settings=row.settings, webhook_token=row.webhook_token,
+        webhook_secret=webhook_secret_of(row, box) or "",
         webhook_url=f"{base}/webhook/{row.webhook_token}", created_at=row.created_at,
         updated_at=row.updated_at)
 
@@ -82,7 +85,8 @@ def _check_account(session: Any, user_id: int, account_id: int | None) -> None:
 async def list_(request: Request, caller: CallerDep, services: ServicesDep) -> list[StrategyOut]:
     def query() -> list[StrategyOut]:
         with services.db.read() as session:
-            return [_out(r, request) for r in Strategies(session, caller.user_id).list()]
+            return [_out(r, request, services.box)
+                    for r in Strategies(session, caller.user_id).list()]
 
     return await services.db.run(query)
 
@@ -96,8 +100,9 @@ async def create(body: StrategyIn, request: Request, caller: CallerDep,
             row = Strategies(session, caller.user_id).create(
                 name=body.name, account_id=body.account_id, mode=body.mode.value,
                 position_guards=body.position_guards, allow_amo=body.allow_amo,
-                settings=body.settings.model_dump(mode="json", exclude_defaults=True))
-            return _out(row, request)
+                settings=body.settings.model_dump(mode="json", exclude_defaults=True),
+                box=services.box)
+            return _out(row, request, services.box)
 
     try:
         created = await services.db.run(write)
@@ -113,7 +118,7 @@ async def get(strategy_id: StrategyId, request: Request, caller: CallerDep,
     def query() -> StrategyOut | None:
         with services.db.read() as session:
             row = Strategies(session, caller.user_id).get(strategy_id)
-            return _out(row, request) if row is not None else None
+            return _out(row, request, services.box) if row is not None else None
 
     found = await services.db.run(query)
     if found is None:
@@ -145,10 +150,10 @@ async def patch(strategy_id: StrategyId, body: StrategyPatch, request: Request, 
             if body.settings is not None:
                 row.settings = body.settings.model_dump(mode="json", exclude_defaults=True)
             if body.rotate_secret:
-                row.webhook_secret = new_webhook_secret()
+                issue_webhook_secret(row, services.box)
             row.updated_at = datetime.now(UTC)
             session.flush()
-            return _out(row, request)
+            return _out(row, request, services.box)
 
     try:
         found = await services.db.run(write)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -47,7 +48,9 @@ from tradewarden.store import trades as trade_store
 from tradewarden.store.order_queries import strategy_positions
 from tradewarden.store.strategies import strategy_by_token
 from tradewarden.store.tables import Alert, Strategy
+from tradewarden.store.webhook_secrets import webhook_secret_of
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 MAX_BODY_BYTES = 64 * 1024
 MAX_LEGS = 20
@@ -147,7 +150,7 @@ async def _handle(token: str, request: Request) -> JSONResponse:
         body = json.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError):
         body = None
-    _authenticate(strategy, raw, body, signature)
+    _authenticate(_secret(services, strategy), raw, body, signature)
     if not _limiter.allow(token):
         return JSONResponse({"status": "error", "message": "too many alerts; slow down"},
                             status_code=429, headers={"Retry-After": "1"})
@@ -186,12 +189,20 @@ def _positions(services: Services, strategy_id: int) -> dict[tuple[str, str, str
         return strategy_positions(session, strategy_id)
 
 
-def _authenticate(strategy: Strategy, raw: bytes, body: Any, signature: str | None) -> None:
-    secret = strategy.webhook_secret
+def _secret(services: Services, strategy: Strategy) -> str | None:
+    """The strategy's plain secret; ``None`` (every alert refused) when the key cannot read it."""
+    secret = webhook_secret_of(strategy, services.box)
+    if secret is None:
+        log.warning("strategy %d: webhook alert refused, its stored secret cannot be decrypted "
+                    "with the configured key", strategy.id)
+    return secret
+
+
+def _authenticate(secret: str | None, raw: bytes, body: Any, signature: str | None) -> None:
+    """Check the signature or the body's ``secret_key``; a ``None`` secret matches nothing."""
     if signature:
-        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest().encode()
         signed = signature.strip().lower().encode("utf-8", "replace")
-        if not hmac.compare_digest(expected, signed):
+        if secret is None or not hmac.compare_digest(_hex_hmac(secret, raw), signed):
             raise WebhookError(403, "bad X-Signature")
         return
     given = body.get("secret_key") if isinstance(body, dict) else None
@@ -199,8 +210,12 @@ def _authenticate(strategy: Strategy, raw: bytes, body: Any, signature: str | No
         if body is None:
             raise WebhookError(422, "malformed JSON body")
         raise WebhookError(401, "missing secret_key or X-Signature")
-    if not hmac.compare_digest(given.encode(), secret.encode()):
+    if secret is None or not hmac.compare_digest(given.encode(), secret.encode()):
         raise WebhookError(403, "wrong secret_key")
+
+
+def _hex_hmac(secret: str, raw: bytes) -> bytes:
+    return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest().encode()
 
 
 def _legs(body: dict[str, Any]) -> tuple[ExecutionType, list[Leg]]:

@@ -13,10 +13,10 @@ from typing import Any
 from tradewarden.cli import CliError
 from tradewarden.cli.common import add_database_options, open_database, settings_from
 from tradewarden.config import Settings
+from tradewarden.crypto import SecretBox, SecretError, box_for
 from tradewarden.notify.channels import ChannelClient, mask_url
-from tradewarden.notify.crypto import SecretBox, SecretError
 from tradewarden.notify.preferences import ChannelInfo, load_snapshot
-from tradewarden.notify.service import box_for, probe_message
+from tradewarden.notify.service import probe_message
 from tradewarden.store.repositories import NotFound, Users
 
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
+from tradewarden.crypto import SecretBox, SecretError
 from tradewarden.engine.ledger import utcnow
 from tradewarden.notify.channels import ChannelClient, Delivery, telegram_chats
-from tradewarden.notify.crypto import SecretBox, SecretError
 from tradewarden.notify.events import is_critical
 from tradewarden.notify.limiter import Limit, Limiters, SlidingWindow, default_limit
 from tradewarden.notify.messages import Message, digest, digest_size, render

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tradewarden.config import Settings
+from tradewarden.crypto import SecretBox, SecretError, box_for
 from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.ledger import AppliedEvent, utcnow
 from tradewarden.notify.channels import ChannelClient, mask_url
-from tradewarden.notify.crypto import SecretBox, SecretError, secret_box
 from tradewarden.notify.formatting import ist
 from tradewarden.notify.limiter import Limiters
 from tradewarden.notify.messages import Message
@@ -49,11 +49,6 @@ def sender_settings(settings: Settings) -> SenderSettings:
         retention_days=settings.notify_retention_days)
 
 
-def box_for(settings: Settings) -> SecretBox:
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return secret_box(secret, settings.resolved_secret_key_file)
-
-
 def probe_message(channel_name: str) -> Message:
     now = datetime.now(UTC)
     return Message("🔔 Tradewarden test message",
@@ -64,9 +59,9 @@ class Notifier:
     """Owns the notification parts of a running process."""
 
     def __init__(self, db: Database, settings: Settings, retry_attempts: int,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, box: SecretBox | None = None) -> None:
         self.db = db
-        self.box = box_for(settings)
+        self.box = box or box_for(settings)
         self.cache = PreferenceCache()
         self.recorder = OutboxRecorder(self.cache, retry_attempts)
         self.client = ChannelClient(settings.notify_telegram_api_url,

@@ -1,4 +1,6 @@
-"""Strategy rows, always scoped by user (webhook lookups go by their unguessable token)."""
+"""Strategy rows, always scoped by user (webhook lookups go by their unguessable token).
+
+Webhook secrets are stored encrypted: see ``store/webhook_secrets.py``."""
 
 from __future__ import annotations
 
@@ -9,15 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewarden.crypto import SecretBox
 from tradewarden.store.repositories import AlreadyExists
 from tradewarden.store.tables import Strategy
+from tradewarden.store.webhook_secrets import issue_webhook_secret
 
 
 def new_webhook_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def new_webhook_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
@@ -43,14 +43,16 @@ class Strategies:
         return self.session.scalar(query) is not None
 
     def create(self, *, name: str, account_id: int | None, mode: str, position_guards: bool,
-               allow_amo: bool, settings: dict[str, Any]) -> Strategy:
+               allow_amo: bool, settings: dict[str, Any], box: SecretBox) -> Strategy:
+        """A new strategy with a fresh token and a secret encrypted with ``box``."""
         if self._name_taken(name):
             raise AlreadyExists(f"a strategy named {name!r} already exists")
         now = datetime.now(UTC)
         row = Strategy(user_id=self.user_id, account_id=account_id, name=name,
-                       webhook_token=new_webhook_token(), webhook_secret=new_webhook_secret(),
-                       mode=mode, position_guards=position_guards, allow_amo=allow_amo,
-                       is_paused=False, settings=settings, created_at=now, updated_at=now)
+                       webhook_token=new_webhook_token(), mode=mode,
+                       position_guards=position_guards, allow_amo=allow_amo, is_paused=False,
+                       settings=settings, created_at=now, updated_at=now)
+        issue_webhook_secret(row, box)
         self.session.add(row)
         self.session.flush()
         return row

@@ -90,7 +90,7 @@ class Strategy(Base):
     )
     name: Mapped[str] = mapped_column(String(64))
     webhook_token: Mapped[str] = mapped_column(String(64), unique=True)
-    webhook_secret: Mapped[str] = mapped_column(Text)  # encrypted at rest (notify/crypto later)
+    webhook_secret: Mapped[str] = mapped_column(Text)  # Fernet token: store/webhook_secrets
     mode: Mapped[str] = mapped_column(String(8), default="both")  # long, short, both
     position_guards: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_amo: Mapped[bool] = mapped_column(Boolean, default=False)

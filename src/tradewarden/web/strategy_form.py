@@ -162,9 +162,8 @@ def _message(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def webhook_examples(row: Strategy) -> dict[str, str]:
-    """Example alert bodies (single, smart, multi-leg) for the strategy's webhook."""
-    secret = row.webhook_secret
+def webhook_examples(secret: str) -> dict[str, str]:
+    """Example alert bodies (single, smart, multi-leg) carrying the strategy's plain secret."""
     single = {"symbol": "RELIANCE", "exchange": "NSE", "action": "BUY", "quantity": "1",
               "pricetype": "MARKET", "product": "MIS", "secret_key": secret}
     smart = {"symbol": "RELIANCE", "exchange": "NSE", "action": "BUY", "position_size": "10",

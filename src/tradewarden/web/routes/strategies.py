@@ -19,6 +19,7 @@ from tradewarden.domain.risk_preview import risk_preview
 from tradewarden.services import Services
 from tradewarden.store.strategies import Strategies
 from tradewarden.store.tables import Strategy
+from tradewarden.store.webhook_secrets import webhook_secret_of
 from tradewarden.web import queries, strategy_form
 from tradewarden.web.access import CheckedForm, SessionDep, caller_of, path_id, services_of
 from tradewarden.web.errors import error_page, not_found
@@ -61,10 +62,12 @@ async def _form_page(request: Request, session: SessionInfo, form: StrategyForm,
     loaded = await services.db.run(_load, services, session.user_id, row.id if row else None)
     webhook_url = (f"{str(request.base_url).rstrip('/')}/webhook/{row.webhook_token}"
                    if row is not None else "")
+    secret = (webhook_secret_of(row, services.box) or "") if row is not None else ""
     others = [r for r in loaded["rows"] if row is None or r.id != row.id]
     return page(request, "strategy.html", active="strategies", status=status, form=form,
-                strategy=row, webhook_url=webhook_url, accounts=loaded["accounts"], others=others,
-                examples=strategy_form.webhook_examples(row) if row is not None else {},
+                strategy=row, webhook_url=webhook_url, webhook_secret=secret,
+                accounts=loaded["accounts"], others=others,
+                examples=strategy_form.webhook_examples(secret) if row is not None else {},
                 preview=_preview_html(strategy_form.parse_for_preview(form.values),
                                       _sample_price(None)), protection=protection,
                 here=f"/strategies/{row.id}" if row else "/strategies/new")

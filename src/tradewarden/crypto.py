@@ -1,4 +1,5 @@
-"""Encryption at rest for secrets such as channel URLs (Fernet: AES-128-CBC + HMAC-SHA256).
+"""Encryption at rest for secrets: notification channel URLs, strategies' webhook secrets
+(Fernet: AES-128-CBC + HMAC-SHA256).
 
 The key comes from ``TRADEWARDEN_SECRET_KEY`` when set (a Fernet key, or any long random
 string, which is hashed into one), else from a key file generated once in the data directory
@@ -17,9 +18,13 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from tradewarden.config import Settings
+
 log = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "secret.key"
+#: Every Fernet token starts so: version byte 0x80, then a timestamp's zero high bytes.
+TOKEN_PREFIX = "gAAAAA"
 
 
 class SecretError(Exception):
@@ -86,3 +91,14 @@ def secret_box(secret: str | None, key_file: Path) -> SecretBox:
     if secret:
         return SecretBox(key_from_secret(secret))
     return SecretBox(load_or_create_key_file(key_file))
+
+
+def box_for(settings: Settings) -> SecretBox:
+    """The box of a process with these settings."""
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return secret_box(secret, settings.resolved_secret_key_file)
+
+
+def looks_like_token(value: str) -> bool:
+    """Whether ``value`` is shaped like a Fernet token (made with whatever key)."""
+    return value.startswith(TOKEN_PREFIX)
