@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import Order, OrderType, Product, Side, new_client_order_id
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.engine.accounts import AccountDirectory, AccountInfo
-from tradewarden.engine.ledger import Ledger
+from tradewarden.engine.ledger import Ledger, utcnow
 from tradewarden.engine.monitor import UNKNOWN_TW_TAG, Monitor
 from tradewarden.engine.tagged import UnrecordedTags
 from tradewarden.store.db import Database
@@ -30,6 +31,8 @@ from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import BrokerAccount, OrderRow, OutboxRow
 
 RELIANCE = InstrumentKey("NSE", "RELIANCE")
+RETRY_LATER = OrderEvent(EventType.ORDER_RETRY_SCHEDULED,
+                         next_retry_at=utcnow() + timedelta(hours=1))
 
 
 @pytest.fixture
@@ -64,10 +67,11 @@ async def _monitor(db: Database, ledger: Ledger, broker: LocalPaperBroker,
     return monitor
 
 
-async def _place(adapter: BrokerAdapter, tag: str, price: str = "2500") -> str:
-    """An order at the broker under ``tag`` (resting: the limit is below the market)."""
+async def _place(adapter: BrokerAdapter, tag: str, price: str = "2500",
+                 quantity: int = 3) -> str:
+    """An order at the broker under ``tag`` (resting while the limit is below the market)."""
     return await adapter.place(OrderRequest(
-        exchange="NSE", symbol="RELIANCE", side=Side.BUY, quantity=3,
+        exchange="NSE", symbol="RELIANCE", side=Side.BUY, quantity=quantity,
         order_type=OrderType.LIMIT, product=Product.CNC, price=Decimal(price), tag=tag))
 
 
@@ -97,9 +101,11 @@ async def test_an_orphan_tag_is_recorded_as_external_after_the_grace_with_an_ale
     orphan_id = await _place(adapter, orphan_tag)
     # an earlier attempt of a retried order, cancelled at the broker: dead, nothing to record
     await adapter.cancel(await _place(adapter, retried_tag, price="2480"))
-    unrecorded.add(queued_tag)  # an exit whose record still waits in memory
-    await _place(adapter, queued_tag, price="2490")
     monitor = await _monitor(db, ledger, broker, unrecorded, grace_s=0.3)
+    # an exit placed while its record waits in memory (registered after the monitor started:
+    # the monitor must share this registry, not hold a copy)
+    unrecorded.add(queued_tag, owner.account_id, "NSE", "RELIANCE")
+    await _place(adapter, queued_tag, price="2490")
 
     await monitor.cycle()
     assert _orders(db) == []  # inside the grace period: nothing recorded yet
@@ -153,3 +159,62 @@ async def test_a_failed_order_found_at_the_broker_after_all_is_reconciled(
     alive_now = {order.id: order for order in _orders(db)}[alive.id]
     assert alive_now.status.value == "filled" and alive_now.filled_quantity == 3
     assert len(_orders(db)) == 3
+
+
+def _alerts(db: Database) -> list[str]:
+    with db.read() as session:
+        return [str(row.payload["text"]) for row in session.scalars(
+            select(OutboxRow).where(OutboxRow.kind == "system_alert"))]
+
+
+async def test_other_live_copies_of_our_orders_are_recorded_as_duplicates(
+        db: Database, owner: Owner, broker: LocalPaperBroker) -> None:
+    add_channel(db, owner.user_id)
+    ledger = Ledger(db)
+    adapter = broker.adapter(_account_name(db, owner))
+    # an open order, and a second copy at the broker under the same tag
+    placed = new_order(owner)
+    await ledger.create(placed)
+    await ledger.apply(placed.id, OrderEvent(EventType.ORDER_SUBMITTED))
+    first_copy = await _place(adapter, placed.client_order_id)
+    await ledger.apply(placed.id, OrderEvent(EventType.ORDER_ACCEPTED, EventSource.BROKER,
+                                             broker_order_id=first_copy, broker_status="OPEN"))
+    second_copy = await _place(adapter, placed.client_order_id, price="2495")
+    # a retried order whose first attempt, given up on, turns up alive after all
+    retried = await _failed(ledger, owner)
+    await ledger.apply(retried.id, RETRY_LATER)
+    resent = await ledger.apply(retried.id, OrderEvent(
+        EventType.ORDER_SUBMITTED, client_order_id=new_client_order_id()))
+    assert resent.order.client_order_id != retried.client_order_id
+    earlier_copy = await _place(adapter, retried.client_order_id, price="2490")
+    # a lost order whose copy was modified at the broker to more than ours, and filled
+    lost = await _failed(ledger, owner)
+    bigger_copy = await _place(adapter, lost.client_order_id, price="2650", quantity=15)
+    monitor = await _monitor(db, ledger, broker, UnrecordedTags(), grace_s=0.0)
+
+    await monitor.cycle()
+    externals = {o.broker_order_id: o for o in _orders(db) if o.origin.value == "external"}
+    assert set(externals) == {second_copy, earlier_copy, bigger_copy}
+    assert externals[second_copy].extra["duplicate_of"] == placed.id
+    assert externals[earlier_copy].extra["duplicate_of"] == retried.id
+    assert externals[bigger_copy].extra["duplicate_of"] == lost.id
+    assert externals[bigger_copy].filled_quantity == 15  # its fills count
+    alerts = _alerts(db)
+    assert len(alerts) == 3 and all("second live copy" in text for text in alerts)
+    await monitor.cycle()
+    assert len([o for o in _orders(db) if o.origin.value == "external"]) == 3
+
+
+async def test_an_order_waiting_for_its_retry_found_alive_is_not_sent_again(
+        db: Database, owner: Owner, broker: LocalPaperBroker) -> None:
+    ledger = Ledger(db)
+    adapter = broker.adapter(_account_name(db, owner))
+    waiting = await _failed(ledger, owner)
+    await ledger.apply(waiting.id, RETRY_LATER)
+    copy = await _place(adapter, waiting.client_order_id)
+    monitor = await _monitor(db, ledger, broker, UnrecordedTags(), grace_s=0.0)
+
+    await monitor.cycle()
+    (order,) = _orders(db)
+    assert order.status.value == "open" and order.broker_order_id == copy
+    assert order.retry_count == 0  # its retry never went out

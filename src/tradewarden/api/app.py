@@ -47,7 +47,11 @@ class Extra(Protocol):
 
 class TradewardenApp(FastAPI):
     """FastAPI, with the OpenAlgo routes (the order-placing hot path) answered first by
-    ``OpenAlgoShortcut``, without the per-request middleware and routing machinery."""
+    ``OpenAlgoShortcut``, without the per-request middleware and routing machinery.
+
+    A middleware added with ``add_middleware`` (CORS, say) does not see those requests: give
+    the shortcut the same behaviour, or drop the shortcut, when adding one.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

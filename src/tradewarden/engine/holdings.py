@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import case, func, insert, select
@@ -21,6 +22,7 @@ from tradewarden.brokers.base import Holding, Position
 from tradewarden.brokers.errors import BrokerError
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.ledger import utcnow
+from tradewarden.engine.tagged import UnrecordedTags
 from tradewarden.metrics import Metrics
 from tradewarden.notify.events import NotificationKind
 from tradewarden.notify.outbox import enqueue_many
@@ -77,12 +79,20 @@ class HoldingsReconciler:
     """Compares broker holdings/positions with our fills, account by account."""
 
     def __init__(self, db: Database, accounts: AccountDirectory,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 unrecorded: UnrecordedTags | None = None) -> None:
         self.db = db
         self.accounts = accounts
         self.metrics = metrics or Metrics()
+        self.unrecorded = unrecorded if unrecorded is not None else UnrecordedTags()
+        self._recorders: list[Callable[[Session, list[PositionEvent]], None]] = []
         # (account, exchange, symbol) -> unexplained quantity seen at the previous check
         self._candidates: dict[tuple[int, str, str], int] = {}
+
+    def add_recorder(self, recorder: Callable[[Session, list[PositionEvent]], None]) -> None:
+        """Call ``recorder(session, events)`` in the transaction that records confirmed
+        events (the trade recorder adjusts the trades they affect)."""
+        self._recorders.append(recorder)
 
     async def reconcile(self, account_id: int) -> list[PositionEvent]:
         try:
@@ -104,7 +114,8 @@ class HoldingsReconciler:
     def _record(self, account_id: int, owner: int,
                 actual: dict[Key, int]) -> list[PositionEvent]:
         with self.db.read() as session:  # compare on a snapshot; write only what is confirmed
-            busy = _in_flight(session, account_id)
+            # instruments with orders on their way, or placed while their records wait in memory
+            busy = _in_flight(session, account_id) | self.unrecorded.instruments(account_id)
             found = [e for e in discrepancies(actual, expected_quantities(session, account_id),
                                               _recorded(session, account_id), account_id)
                      if (e.exchange, e.symbol) not in busy]
@@ -119,6 +130,8 @@ class HoldingsReconciler:
                     for e in events])
                 enqueue_many(session, owner, NotificationKind.MANUAL_POSITION,
                              [asdict(e) for e in events])
+                for recorder in self._recorders:
+                    recorder(session, events)
         return events
 
     def _confirmed(self, account_id: int, found: list[PositionEvent]) -> list[PositionEvent]:

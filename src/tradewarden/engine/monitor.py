@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tradewarden.brokers.base import BrokerFill, BrokerOrder
+from tradewarden.brokers.base import BrokerAdapter, BrokerFill, BrokerOrder
 from tradewarden.brokers.errors import BrokerError, OrderNotFoundError
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.lifecycle import InvalidEvent
@@ -33,6 +33,7 @@ from tradewarden.domain.orders import (
     Origin,
     new_order_id,
 )
+from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
@@ -52,6 +53,16 @@ _Change = tuple[Order, BrokerOrder, list[BrokerFill]]
 
 #: ``Order.extra`` flag of an external order that carries one of our tags (an orphan).
 UNKNOWN_TW_TAG = "unknown_tw_tag"
+#: ``Order.extra`` key of an external order that is a second copy of one of ours: its id.
+DUPLICATE_OF = "duplicate_of"
+
+
+@dataclass(slots=True)
+class _Late:
+    """Late discoveries: the events applied, and the pairs refused (recorded as copies)."""
+
+    applied: list[AppliedEvent] = field(default_factory=list)
+    refused: list[tuple[Order, BrokerOrder]] = field(default_factory=list)
 
 #: How far back broker order ids are remembered to tell our orders from external ones.
 KNOWN_HORIZON = timedelta(days=7)
@@ -172,8 +183,9 @@ class Monitor:
         self.missing_checks = missing_checks
         self.missing_grace_s = missing_grace_s
         self.metrics = metrics or Metrics()
-        self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics)
-        self.tagged = TaggedOrders(ledger.db, unrecorded or UnrecordedTags(), orphan_grace_s)
+        unrecorded = unrecorded if unrecorded is not None else UnrecordedTags()
+        self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics, unrecorded)
+        self.tagged = TaggedOrders(ledger.db, unrecorded, orphan_grace_s)
         #: manual_buy / manual_sell events, for the notifier (ledger events go on the ledger bus)
         self.position_bus: EventBus[PositionEvent] = EventBus()
         self.holdings_every = holdings_every
@@ -326,11 +338,18 @@ class Monitor:
         tagged = await self.tagged.sort(account_id, [o for o in unknown if not _is_external(o)])
         for settled in tagged.settled:
             self.view.mark_known(account_id, settled.broker_order_id)
-        if external or tagged.orphans:
-            report.external = await self._record_external(account_id,
-                                                          [*external, *tagged.orphans])
+        if tagged.late:
+            late = await self._record_late(adapter, tagged.late)
+            report.events += len(late.applied)
+            report.changes.extend(late.applied)
+            tagged.duplicates.extend(late.refused)
+        strays = [*external, *tagged.orphans, *(seen for _, seen in tagged.duplicates)]
+        if strays:
+            report.external = await self._record_external(
+                account_id, strays,
+                {seen.broker_order_id: order.id for order, seen in tagged.duplicates})
         by_id = {o.broker_order_id: o for o in book}
-        changes: list[tuple[Order, BrokerOrder]] = list(tagged.late)
+        changes: list[tuple[Order, BrokerOrder]] = []
         missing: list[Order] = []
         for order in ours:
             seen = by_id.get(order.broker_order_id or "")
@@ -402,24 +421,69 @@ class Monitor:
                     log.info("order %s: not expired: %s", order.id, exc)
         return results
 
-    async def _record_external(self, account_id: int, seen: list[BrokerOrder]) -> int:
-        """Record orders placed at the broker's own app (no tag of ours), and orphans (a tag
-        of ours no order carries, ``engine/tagged.py``), as ``external``."""
+    async def _record_late(self, adapter: BrokerAdapter,
+                           pairs: list[tuple[Order, BrokerOrder]]) -> _Late:
+        """Orders we had given up on (failed, or waiting to be retried) found at the broker
+        after all: their copies applied to them, each in its own savepoint."""
+        log.warning("order(s) %s, given up on, found at the broker after all",
+                    ", ".join(order.id for order, _ in pairs))
+        fills: list[BrokerFill] = []
+        if any(seen.filled_quantity > 0 for _, seen in pairs):
+            try:
+                fills = await adapter.trade_book()
+            except BrokerError as exc:
+                log.info("trade book not read for late orders: %s", exc)
+        late = _Late()
+        late.applied = await self._persist(self._late_tx, pairs, fills, late.refused)
+        return late
+
+    def _late_tx(self, pairs: list[tuple[Order, BrokerOrder]], fills: list[BrokerFill],
+                 refused: list[tuple[Order, BrokerOrder]]) -> list[AppliedEvent]:
+        results: list[AppliedEvent] = []
+        with self.ledger.db.transaction() as session:
+            for order, seen in pairs:
+                try:
+                    with session.begin_nested():
+                        results.extend(self._apply_late(session, order, seen, fills))
+                except (InvalidEvent, LedgerError) as exc:  # recorded as a copy instead
+                    log.warning("order %s: broker copy %s not applied: %s", order.id,
+                                seen.broker_order_id, exc)
+                    refused.append((order, seen))
+        return results
+
+    def _apply_late(self, session: Session, order: Order, seen: BrokerOrder,
+                    fills: list[BrokerFill]) -> list[AppliedEvent]:
+        applied: list[AppliedEvent] = []
+        if order.status is OrderStatus.RETRY_PENDING:  # its retry must not go out now
+            applied.append(self.ledger.apply_in_session(session, order.id, OrderEvent(
+                EventType.ORDER_FAILED, EventSource.RECONCILIATION, reason_code=ReasonCode.LOST,
+                reason=f"found at the broker after all (broker id {seen.broker_order_id}); "
+                       "its retry is cancelled"), known=order))
+            order = applied[-1].order
+        return applied + self.ledger.apply_sequence_in_session(
+            session, order, events_from_broker(order, seen, EventSource.RECONCILIATION, fills))
+
+    async def _record_external(self, account_id: int, seen: list[BrokerOrder],
+                               duplicate_of: dict[str, str]) -> int:
+        """Record orders placed at the broker's own app (no tag of ours), orphans (a tag of
+        ours no order carries) and duplicates (another live copy of one of our orders,
+        ``duplicate_of``: broker id → our order id; see ``engine/tagged.py``) as ``external``."""
         try:
             owner = self.accounts.info(account_id).user_id
         except KeyError:
             return 0
-        applied = await self._persist(self._external_tx, account_id, owner, seen)
+        applied = await self._persist(self._external_tx, account_id, owner, seen, duplicate_of)
         for item in seen:
             self.view.mark_known(account_id, item.broker_order_id)
         return len({a.order.id for a in applied})
 
-    def _external_tx(self, account_id: int, owner: int,
-                     seen: list[BrokerOrder]) -> list[AppliedEvent]:
+    def _external_tx(self, account_id: int, owner: int, seen: list[BrokerOrder],
+                     duplicate_of: dict[str, str]) -> list[AppliedEvent]:
         results: list[AppliedEvent] = []
         with self.ledger.db.transaction() as session:
             for broker_order in seen:
-                order = external_order(account_id, owner, broker_order, utcnow())
+                original = duplicate_of.get(broker_order.broker_order_id)
+                order = external_order(account_id, owner, broker_order, utcnow(), original)
                 try:
                     with session.begin_nested():
                         created = self.ledger.create_in_session(
@@ -435,7 +499,7 @@ class Monitor:
                                                EventSource.MANUAL))
                         results.extend([created, submitted, *rest])
                         if not _is_external(broker_order):
-                            _alert_orphan(session, owner, account_id, broker_order)
+                            _alert_stray(session, owner, account_id, broker_order, original)
                 except (InvalidEvent, LedgerError, IntegrityError) as exc:
                     log.warning("external order %s not recorded: %s",
                                 broker_order.broker_order_id, exc)
@@ -466,15 +530,18 @@ class Monitor:
             session, order, events_from_broker(order, seen, EventSource.RECONCILIATION, fills))
 
 
-def _alert_orphan(session: Session, owner: int, account_id: int, seen: BrokerOrder) -> None:
+def _alert_stray(session: Session, owner: int, account_id: int, seen: BrokerOrder,
+                 original: str | None) -> None:
+    what = (f"is a second live copy of order {original}" if original is not None else
+            "carries a Tradewarden tag that no order in the database does")
     alert_in_session(
         session, owner, "error",
         f"Broker order {seen.broker_order_id} ({seen.side.value} {seen.quantity} "
-        f"{seen.exchange}:{seen.symbol}) carries the Tradewarden tag {seen.tag}, but no order "
-        "in the database does. It is recorded as an external order so its fills count; check "
-        "whether it duplicates one of yours.",
-        title="Unknown Tradewarden order at the broker",
-        dedupe_key=f"orphan:{account_id}:{seen.broker_order_id}")
+        f"{seen.exchange}:{seen.symbol}, tag {seen.tag}) {what}. It is recorded as an "
+        "external order so its fills count; check your position and cancel it at the broker "
+        "if it is not wanted.",
+        title="Unexpected Tradewarden order at the broker",
+        dedupe_key=f"stray:{account_id}:{seen.broker_order_id}")
 
 
 def _is_external(seen: BrokerOrder) -> bool:
@@ -488,8 +555,10 @@ def external_client_order_id(account_id: int, broker_order_id: str) -> str:
     return f"EXT{account_id % 10_000:04d}{digest}"[:32]
 
 
-def external_order(account_id: int, owner: int, seen: BrokerOrder, now: datetime) -> Order:
-    """Our record of an order found at the broker that Tradewarden did not place."""
+def external_order(account_id: int, owner: int, seen: BrokerOrder, now: datetime,
+                   duplicate_of: str | None = None) -> Order:
+    """Our record of an order found at the broker that Tradewarden did not place (or, with
+    ``duplicate_of``, an unwanted second copy of one it did)."""
     return Order(
         id=new_order_id(), user_id=owner, account_id=account_id,
         client_order_id=external_client_order_id(account_id, seen.broker_order_id),
@@ -498,8 +567,9 @@ def external_order(account_id: int, owner: int, seen: BrokerOrder, now: datetime
         order_type=seen.order_type, product=seen.product, price=seen.price,
         trigger_price=seen.trigger_price, variety=seen.variety, validity=seen.validity,
         origin=Origin.EXTERNAL, created_at=now, updated_at=now,
-        extra=({"external_tag": seen.tag, UNKNOWN_TW_TAG: not _is_external(seen)}
-               if seen.tag else {}))
+        extra={**({"external_tag": seen.tag, UNKNOWN_TW_TAG: not _is_external(seen)}
+                  if seen.tag else {}),
+               **({DUPLICATE_OF: duplicate_of} if duplicate_of is not None else {})})
 
 
 def _differs(order: Order, seen: BrokerOrder) -> bool:

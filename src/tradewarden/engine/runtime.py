@@ -101,6 +101,10 @@ class Engine:
         self.trades = TradeManager(ledger, self.intake, self.executor, self.actions,
                                    self.settings.trades, self.metrics)
         self.trades.session_hours = self.calendar.hours
+        # holdings changed outside: trades adjusted with the event, memory refreshed right after
+        self.trade_recorder.prices = self.trades.last_price
+        self.monitor.holdings.add_recorder(self.trade_recorder.on_position_events)
+        self.trades.position_bus = self.monitor.position_bus
         self.trade_ops = TradeOperations(self.trades, self.trade_recorder)
         for guarded in (self.intake, self.retry_queue):
             guarded.guard_settings = replace(guarded.guard_settings,

@@ -1,19 +1,22 @@
 """Broker orders that carry a Tradewarden tag while no order of ours is known by their broker id.
 
 Reconciliation (``engine/monitor.py``) hands each cycle's such orders to :class:`TaggedOrders`,
-which looks their tags up among our orders and sorts them:
+which looks their tags up among our orders — current client order ids, and the earlier
+attempts' tags of retried orders — and sorts them:
 
-* the order is ``submitting``: a placement still in flight, left to the in-flight checker;
-* the order is ``failed`` with no broker id (lost, or failed on an ambiguous answer) and the
-  broker's copy is alive or has fills: a **late discovery**, reconciled like any other order
-  (``failed`` → ``open`` / ``partially_filled`` / ``filled`` is allowed). A dead copy (rejected,
-  cancelled, expired without fills) changes nothing and is only remembered;
-* no order of ours carries the tag — an exit sent directly while the database was down whose
-  queued record a crash lost, an earlier attempt of a retried order, another installation
-  trading the same account: an **orphan**. If the broker's copy is dead without fills (a
-  retried order's rejected attempt, typically) nothing changes and it is only remembered;
-  otherwise, once it has been seen for ``grace_s``, it is recorded as an external order with an
-  error alert, so the broker's truth is visible and its fills count.
+* **settled** (nothing to do, only remembered): the order already carries this broker id (the
+  view had not caught up), or the broker's copy is dead without fills (rejected, cancelled,
+  expired; typically a retried order's refused attempt);
+* **in flight**: the order is ``submitting`` under this tag, left to the in-flight checker;
+* **late**: the order is ``failed`` or ``retry_pending`` with no broker id and this is its first
+  live copy: it was there after all, and is reconciled onto the order (a ``retry_pending`` one
+  is failed first, which cancels its retry);
+* **duplicate**: any other live copy of one of our orders (a second copy under the same tag, an
+  earlier attempt of a retried order alive after all): recorded as an external order with
+  ``duplicate_of`` and an error alert, so its fills count and the trader knows;
+* **orphan**: no order of ours has the tag (an exit sent directly while the database was down
+  whose queued record a crash lost, another installation trading the same account): once seen
+  for ``grace_s`` it is recorded as an external order, with an error alert.
 
 Tags of placements whose records still wait in memory (:class:`UnrecordedTags`, filled by the
 trade engine's direct exits) are left alone, and so is everything when the look-up fails.
@@ -26,9 +29,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, or_, select
 
 from tradewarden.brokers.base import BrokerOrder
+from tradewarden.domain.lifecycle import PREVIOUS_TAGS
 from tradewarden.domain.orders import Order
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.store.db import Database
@@ -41,19 +45,27 @@ log = logging.getLogger(__name__)
 #: can lag; a second look is cheap, a wrong external record is not).
 ORPHAN_GRACE_S = 60.0
 _DEAD = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
+#: Our statuses in which a live broker copy is a late discovery of the order itself.
+_UNPLACED = frozenset({OrderStatus.FAILED, OrderStatus.RETRY_PENDING})
 
 
 class UnrecordedTags:
-    """Tags of orders placed at the broker whose records are queued, not yet written."""
+    """Orders placed at the broker whose records are queued, not yet written: their tags (left
+    alone by reconciliation) and instruments (the holdings check does not take their fills
+    for trading done elsewhere)."""
 
     def __init__(self) -> None:
-        self._tags: set[str] = set()
+        self._tags: dict[str, tuple[int, str, str]] = {}
 
-    def add(self, tag: str) -> None:
-        self._tags.add(tag)
+    def add(self, tag: str, account_id: int, exchange: str, symbol: str) -> None:
+        self._tags[tag] = (account_id, exchange, symbol)
 
     def discard(self, tag: str) -> None:
-        self._tags.discard(tag)
+        self._tags.pop(tag, None)
+
+    def instruments(self, account_id: int) -> set[tuple[str, str]]:
+        return {(exchange, symbol) for account, exchange, symbol in self._tags.values()
+                if account == account_id}
 
     def __contains__(self, tag: object) -> bool:
         return tag in self._tags
@@ -67,6 +79,7 @@ class TaggedSort:
     """One account's tagged orders unknown by broker id, sorted (see the module docstring)."""
 
     late: list[tuple[Order, BrokerOrder]] = field(default_factory=list)
+    duplicates: list[tuple[Order, BrokerOrder]] = field(default_factory=list)
     settled: list[BrokerOrder] = field(default_factory=list)
     orphans: list[BrokerOrder] = field(default_factory=list)
 
@@ -94,36 +107,63 @@ class TaggedOrders:
         except Exception as exc:  # no verdict without the database's answer
             log.info("account %s: tagged broker orders not looked up: %s", account_id, exc)
             return result
-        now = self._clock()
         orphan_keys: set[tuple[int, str]] = set()
+        late_orders: set[str] = set()
         for broker_order in candidates:
-            order = ours.get(broker_order.tag or "")
+            match = ours.get(broker_order.tag or "")
             dead = broker_order.status in _DEAD and broker_order.filled_quantity == 0
-            if order is None and dead:
-                result.settled.append(broker_order)  # e.g. a retried order's rejected attempt
-            elif order is None:
-                key = (account_id, broker_order.broker_order_id)
-                orphan_keys.add(key)
-                if now - self._first_seen.setdefault(key, now) >= self.grace_s:
-                    result.orphans.append(broker_order)
-            elif order.status is OrderStatus.FAILED and order.broker_order_id is None:
+            if match is None:
                 if dead:
                     result.settled.append(broker_order)
                 else:
-                    result.late.append((order, broker_order))
+                    orphan_keys.add((account_id, broker_order.broker_order_id))
+                    self._orphan_if_due(account_id, broker_order, result)
+                continue
+            order, earlier_attempt = match
+            if dead or order.broker_order_id == broker_order.broker_order_id:
+                result.settled.append(broker_order)
+            elif earlier_attempt:
+                result.duplicates.append((order, broker_order))
+            elif order.status is OrderStatus.SUBMITTING:
+                continue  # the in-flight checker's
+            elif (order.broker_order_id is None and order.status in _UNPLACED
+                  and order.id not in late_orders):
+                late_orders.add(order.id)
+                result.late.append((order, broker_order))
+            else:
+                result.duplicates.append((order, broker_order))
         # forget orphans of this account that are no longer in its book (or were recorded)
         for key in [k for k in self._first_seen if k[0] == account_id and k not in orphan_keys]:
             del self._first_seen[key]
         for broker_order in result.orphans:
             self._first_seen.pop((account_id, broker_order.broker_order_id), None)
-        if result.late:
-            log.warning("account %s: %d order(s) we had marked failed found at the broker: %s",
-                        account_id, len(result.late),
-                        ", ".join(order.id for order, _ in result.late))
         return result
 
-    def _load(self, account_id: int, tags: list[str]) -> dict[str, Order]:
+    def _orphan_if_due(self, account_id: int, broker_order: BrokerOrder,
+                       result: TaggedSort) -> None:
+        now = self._clock()
+        if now - self._first_seen.setdefault((account_id, broker_order.broker_order_id),
+                                             now) >= self.grace_s:
+            result.orphans.append(broker_order)
+
+    def _load(self, account_id: int, tags: list[str]) -> dict[str, tuple[Order, bool]]:
+        """``tag → (order, is an earlier attempt's tag)`` for the tags our orders carry."""
+        found: dict[str, tuple[Order, bool]] = {}
         with self.db.read() as session:
-            rows = session.scalars(select(OrderRow).where(
-                OrderRow.account_id == account_id, OrderRow.client_order_id.in_(tags)))
-            return {row.client_order_id: order_from_row(row) for row in rows}
+            for row in session.scalars(select(OrderRow).where(
+                    OrderRow.account_id == account_id, OrderRow.client_order_id.in_(tags))):
+                found[row.client_order_id] = (order_from_row(row), False)
+            rest = [tag for tag in tags if tag not in found]
+            if not rest:
+                return found
+            # earlier attempts' tags live in ``extra`` of retried orders (rare: a text match)
+            text = cast(OrderRow.extra, Text)
+            for row in session.scalars(select(OrderRow).where(
+                    OrderRow.account_id == account_id, OrderRow.retry_count > 0,
+                    or_(*(text.contains(tag) for tag in rest)))):
+                order = order_from_row(row)
+                earlier = order.extra.get(PREVIOUS_TAGS)
+                for tag in rest:
+                    if isinstance(earlier, list) and tag in earlier:
+                        found[tag] = (order, True)
+        return found

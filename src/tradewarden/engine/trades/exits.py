@@ -88,7 +88,7 @@ class ExitSender:
         submitting = _submitted_copy(order)
         adapter = self.executor.brokers.adapter(order.account_id)
         unrecorded = self.executor.unrecorded  # reconciliation leaves the tag alone meanwhile
-        unrecorded.add(order.client_order_id)
+        unrecorded.add(order.client_order_id, order.account_id, order.exchange, order.symbol)
         placement = await self.executor.send(adapter, submitting)
 
         def recorded() -> None:
@@ -97,7 +97,9 @@ class ExitSender:
                 self.executor.mark_ambiguous(order.id)
 
         self.writer.submit(lambda session: self._record(session, order, placement),
-                           urgent=True, after=recorded)
+                           urgent=True, after=recorded,
+                           # never recorded: reconciliation adopts the broker's copy instead
+                           dropped=lambda: unrecorded.discard(order.client_order_id))
         refused = placement.error is not None or failure_of(placement) is not None
         return ExitOutcome(order.id, direct=True, denied=refused,
                            reason=placement.error.message if placement.error else (

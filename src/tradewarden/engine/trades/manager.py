@@ -36,7 +36,9 @@ from tradewarden.domain.trades import (
     TradeStatus,
 )
 from tradewarden.engine.actions import OrderActions
+from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.executor import Executor
+from tradewarden.engine.holdings import PositionEvent
 from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import AppliedEvent, Ledger
 from tradewarden.engine.price_feed import PriceFeed
@@ -92,6 +94,8 @@ class TradeManager(StrategyBooks):
         self._clock = clock
         self.engine = TriggerEngine()
         self.portfolios = Portfolios()
+        #: manual buys/sells found in the holdings (the monitor's), followed from ``start``
+        self.position_bus: EventBus[PositionEvent] | None = None
         self.writer = StateWriter(ledger, self.settings.flush_interval_s,
                                   collect=self._collect_states)
         self.exits = ExitSender(intake, executor, self.writer)
@@ -127,8 +131,12 @@ class TradeManager(StrategyBooks):
 
         # subscribe first: nothing committed while we restore is missed
         subscription = self.ledger.bus.subscribe(maxsize=1_000_000)
+        positions = self.position_bus.subscribe() if self.position_bus is not None else None
         await restore(self)
         self._tasks.append(asyncio.create_task(self._follow(subscription), name="trades-bus"))
+        if positions is not None:
+            self._tasks.append(asyncio.create_task(self._follow_positions(positions),
+                                                   name="trades-positions"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="trades-house"))
         self.writer.start()
 
@@ -223,6 +231,15 @@ class TradeManager(StrategyBooks):
                 await self._on_applied(applied)
             except Exception:  # the periodic resync repairs what this missed
                 log.exception("trade update for order %s failed", applied.order.id)
+
+    async def _follow_positions(self, subscription: Subscription[PositionEvent]) -> None:
+        """A manual buy/sell found in the holdings may have reduced or closed trades (in the
+        transaction that recorded it): pick that up now, not at the next periodic resync."""
+        async for _event in subscription:
+            try:
+                await self.resync()
+            except Exception:
+                log.exception("resync after a manual position change failed")
 
     async def resync(self) -> None:
         """Compare memory with the database's open trades and repair differences (a missed

@@ -7,6 +7,9 @@ transaction (a :class:`~tradewarden.engine.ledger.Ledger` recorder).
 - The creation of an exit order (``extra.trade_id``) marks its trade ``exiting``.
 - Fills of exit orders add to the trade's exited quantity and realised P&L; the trade closes
   when everything is out.
+- A holdings-level change made outside (a ``manual_sell`` / ``manual_buy`` position event that no
+  order explains, ``engine/holdings.py``) reduces or closes the trades it takes away from
+  (:meth:`TradeRecorder.on_position_events`, in the transaction that records the event).
 
 Because these writes share the events' transaction, a crash can never leave a fill without
 its trade or an exit order without its trade knowing it.
@@ -37,6 +40,7 @@ from tradewarden.domain.trades import (
     initial_levels,
     trailing_level_of,
 )
+from tradewarden.engine.holdings import MANUAL_SELL, PositionEvent
 from tradewarden.engine.ledger import AppliedEvent
 from tradewarden.engine.trades import notices
 from tradewarden.store import trades as store
@@ -55,6 +59,9 @@ class TradeRecorder:
     def __init__(self, master: InstrumentMaster, clock: Any = None) -> None:
         self.master = master
         self._clock = clock or (lambda: datetime.now(UTC))
+        #: the last traded price of a symbol, if known (the runtime points it at the trade
+        #: manager's feed)
+        self.prices: Callable[[str], Decimal | None] = lambda _symbol: None
 
     def __call__(self, session: Session, applied: Sequence[AppliedEvent]) -> None:
         for event in applied:
@@ -209,6 +216,41 @@ class TradeRecorder:
             trade.exit_reason = trade.exit_reason or (
                 ExitReason.CLOSED_OUTSIDE if external else ExitReason.MANUAL_EXIT)
             self._book_exit(session, trade, take, price * take, now)
+            trade.updated_at = now
+            store.save_trade(session, trade)
+            quantity -= take
+            if quantity == 0:
+                break
+
+
+    def on_position_events(self, session: Session, events: Sequence[PositionEvent]) -> None:
+        """Holdings-level changes made outside reduce the trades they take away from, oldest
+        first (a manual sell the long trades, a manual buy the short ones) with reason
+        ``closed_outside``, so no exit ever sells what is no longer there. There is no fill:
+        the part is booked at the last known price, else at the entry price (no P&L)."""
+        for event in events:
+            try:
+                with session.begin_nested():
+                    self._reduce_for_position(session, event)
+            except Exception:
+                log.exception("trade bookkeeping for %s %s:%s failed", event.kind,
+                              event.exchange, event.symbol)
+
+    def _reduce_for_position(self, session: Session, event: PositionEvent) -> None:
+        side = TradeSide.LONG if event.kind == MANUAL_SELL else TradeSide.SHORT
+        held_by = store.open_trades_against(session, event.account_id, event.exchange,
+                                            event.symbol, side, None)
+        quantity = event.quantity
+        last = self.prices(event.symbol)
+        now = self._clock()
+        for trade in held_by:
+            take = min(quantity, max(trade.open_quantity, 0))
+            if take <= 0:
+                continue
+            log.warning("trade %s %s: %d taken away by a %s outside Tradewarden", trade.id,
+                        trade.key, take, event.kind)
+            trade.exit_reason = trade.exit_reason or ExitReason.CLOSED_OUTSIDE
+            self._book_exit(session, trade, take, (last or trade.entry_price) * take, now)
             trade.updated_at = now
             store.save_trade(session, trade)
             quantity -= take

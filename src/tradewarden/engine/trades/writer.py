@@ -27,6 +27,8 @@ Write = Callable[[Session], Sequence[AppliedEvent]]
 AfterCommit = Callable[[], None]
 #: The collected derived state: its write and what to do once it is committed.
 Collected = tuple[Write, AfterCommit | None]
+#: A queued write: the write, what to run once committed, what to run if it is dropped.
+_Queued = tuple[Write, AfterCommit | None, AfterCommit | None]
 
 
 def is_database_down(exc: BaseException) -> bool:
@@ -51,7 +53,7 @@ class StateWriter:
         self.interval_s = interval_s
         self.max_backoff_s = max_backoff_s
         self._collect = collect
-        self._queue: deque[tuple[Write, AfterCommit | None]] = deque()
+        self._queue: deque[_Queued] = deque()
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self.degraded = False
@@ -62,9 +64,11 @@ class StateWriter:
         return len(self._queue)
 
     def submit(self, write: Write, *, urgent: bool = False,
-               after: AfterCommit | None = None) -> None:
-        """Queue ``write``; ``after`` runs on the event loop once it is committed."""
-        self._queue.append((write, after))
+               after: AfterCommit | None = None,
+               dropped: AfterCommit | None = None) -> None:
+        """Queue ``write``; ``after`` runs on the event loop once it is committed, ``dropped``
+        if it is given up (it failed for a reason other than the database being down)."""
+        self._queue.append((write, after, dropped))
         if urgent:
             self._wakeup.set()
 
@@ -86,11 +90,11 @@ class StateWriter:
         collected = self._collect() if self._collect is not None else None
         batch = list(self._queue)
         if collected is not None:
-            batch.append(collected)
+            batch.append((*collected, None))
         if not batch:
             return True
         try:
-            applied = await self.ledger.db.run(self._write, [write for write, _ in batch])
+            applied = await self.ledger.db.run(self._write, [write for write, _, _ in batch])
         except Exception as exc:
             if is_database_down(exc):
                 return self._degrade(len(batch), exc)
@@ -99,24 +103,23 @@ class StateWriter:
             self._queue.popleft()
         self._recovered(len(batch))
         self.ledger.publish(applied)
-        for _, after in batch:
+        for _, after, _ in batch:
             if after is not None:
                 after()
         return True
 
-    async def _flush_one_by_one(self, batch: list[tuple[Write, AfterCommit | None]],
+    async def _flush_one_by_one(self, batch: list[_Queued],
                                 collected: Collected | None) -> bool:
         """A write failed for a reason other than the database: isolate and drop it."""
-        for item in batch:
-            write, after = item
+        for index, (write, after, dropped) in enumerate(batch):
             try:
                 applied = await self.ledger.db.run(self._write, [write])
             except Exception as exc:
                 if is_database_down(exc):
                     return self._degrade(len(self._queue), exc)
                 log.exception("dropping a state write that cannot succeed")
-                applied, after = [], None
-            if item is not collected:
+                applied, after = [], dropped
+            if collected is None or index < len(batch) - 1:
                 self._queue.popleft()
             self.ledger.publish(applied)
             if after is not None:

@@ -8,6 +8,10 @@ The duplicate guard looks for orders of the same user, symbol, side, quantity, t
 placed inside the dedupe window. With only (user_id, symbol, created_at) to go on it read every
 order of the symbol in the window: about 1 ms per 5 000 orders, per intake batch. With the
 price in the index it reads the few orders at the batch's own prices.
+
+On PostgreSQL the plain ``CREATE INDEX`` blocks writes to ``orders`` while it builds: run the
+upgrade while the service is stopped (as every upgrade), and expect it to take a while on a
+table of millions of orders.
 """
 
 from __future__ import annotations

@@ -1,0 +1,104 @@
+"""Holdings changed outside Tradewarden (no order explains them) adjust the trades they take
+away from, in the transaction that records the position event, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any, cast
+
+from tests.seed import Owner, new_order, seed_owner
+from tradewarden.brokers.instruments import bundled_master
+from tradewarden.crypto import SecretBox, key_from_secret
+from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
+from tradewarden.domain.orders import OrderType, Side
+from tradewarden.domain.trades import Trade
+from tradewarden.engine.holdings import HoldingsReconciler
+from tradewarden.engine.ledger import Ledger, utcnow
+from tradewarden.engine.trades.recorder import TradeRecorder
+from tradewarden.store import trades as store
+from tradewarden.store.db import Database
+from tradewarden.store.strategies import Strategies
+
+RELIANCE = ("NSE", "RELIANCE")
+BOX = SecretBox(key_from_secret("test key for the manual position tests"))
+
+
+async def _filled_entry(db: Database, ledger: Ledger, owner: Owner, strategy_id: int,
+                        side: Side, quantity: int, fill_id: str) -> str:
+    order = replace(new_order(owner, quantity=quantity), strategy_id=strategy_id, side=side,
+                    order_type=OrderType.MARKET, price=None)
+    await ledger.create(order)
+    await ledger.apply(order.id, OrderEvent(EventType.ORDER_SUBMITTED))
+    await ledger.apply(order.id, OrderEvent(
+        EventType.ORDER_FILLED, EventSource.BROKER, broker_order_id=f"B-{fill_id}",
+        filled_quantity=quantity, average_price=Decimal("2500"),
+        fills=(FillData(fill_id, quantity, Decimal("2500"), utcnow()),)))
+    return order.id
+
+
+def _trade(db: Database, entry_order_id: str) -> Trade:
+    with db.read() as session:
+        trade = store.trade_for_entry(session, entry_order_id)
+        assert trade is not None
+        return trade
+
+
+def _check(holdings: HoldingsReconciler, owner: Owner, held: int) -> list[str]:
+    """Two checks (a difference counts once it is seen twice in a row)."""
+    actual = {RELIANCE: held}
+    holdings._record(owner.account_id, owner.user_id, actual)
+    return [event.kind for event in holdings._record(owner.account_id, owner.user_id, actual)]
+
+
+async def test_a_manual_sell_in_the_holdings_reduces_then_closes_the_long_trade(
+        db: Database) -> None:
+    owner = seed_owner(db)
+    with db.transaction() as session:
+        strategy = Strategies(session, owner.user_id).create(
+            name="swing", account_id=owner.account_id, mode="both", position_guards=False,
+            allow_amo=False, settings={"stop_loss": {"kind": "points", "value": 50},
+                                       "square_off_time": None}, box=BOX).id
+    recorder = TradeRecorder(bundled_master())
+    recorder.prices = lambda symbol: Decimal("2540") if symbol == "RELIANCE" else None
+    ledger = Ledger(db)
+    ledger.add_recorder(recorder)
+    entry = await _filled_entry(db, ledger, owner, strategy, Side.BUY, 10, "F1")
+    assert _trade(db, entry).open_quantity == 10
+    holdings = HoldingsReconciler(db, cast(Any, None))
+    holdings.add_recorder(recorder.on_position_events)
+
+    assert _check(holdings, owner, held=6) == ["manual_sell"]  # 4 sold elsewhere
+    trade = _trade(db, entry)
+    assert (trade.status.value, trade.open_quantity) == ("active", 6)
+    assert trade.exited_quantity == 4 and trade.realised_pnl == Decimal("160")  # at 2540
+    assert trade.exit_reason is not None and trade.exit_reason.value == "closed_outside"
+
+    recorder.prices = lambda _symbol: None  # no price known: booked at the entry price
+    assert _check(holdings, owner, held=0) == ["manual_sell"]  # the rest sold elsewhere
+    trade = _trade(db, entry)
+    assert (trade.status.value, trade.open_quantity) == ("closed", 0)
+    assert trade.realised_pnl == Decimal("160") and trade.closed_at is not None
+
+
+async def test_a_manual_buy_reduces_short_trades_and_leaves_longs_alone(
+        db: Database) -> None:
+    owner = seed_owner(db)
+    with db.transaction() as session:
+        strategies = Strategies(session, owner.user_id)
+        settings = {"stop_loss": {"kind": "points", "value": 50}, "square_off_time": None}
+        short_strategy, long_strategy = (strategies.create(
+            name=name, account_id=owner.account_id, mode="both", position_guards=False,
+            allow_amo=False, settings=settings, box=BOX).id for name in ("short", "long"))
+    recorder = TradeRecorder(bundled_master())
+    ledger = Ledger(db)
+    ledger.add_recorder(recorder)
+    short = await _filled_entry(db, ledger, owner, short_strategy, Side.SELL, 5, "S1")
+    long = await _filled_entry(db, ledger, owner, long_strategy, Side.BUY, 8, "L1")
+    holdings = HoldingsReconciler(db, cast(Any, None))
+    holdings.add_recorder(recorder.on_position_events)
+
+    # ours: -5 + 8 = 3; the broker shows 5: 2 bought elsewhere, taken from the short
+    assert _check(holdings, owner, held=5) == ["manual_buy"]
+    assert _trade(db, short).open_quantity == 3
+    assert _trade(db, long).open_quantity == 8
