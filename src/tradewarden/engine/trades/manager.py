@@ -43,7 +43,7 @@ from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import AppliedEvent, Ledger
 from tradewarden.engine.price_feed import PriceFeed
 from tradewarden.engine.trades import notices
-from tradewarden.engine.trades.books import StrategyBooks, ist_day
+from tradewarden.engine.trades.books import StrategyBooks, ist_day, ist_midnight
 from tradewarden.engine.trades.exits import ExitSender
 from tradewarden.engine.trades.portfolio import Portfolios
 from tradewarden.engine.trades.recorder import TRADE_ID
@@ -557,7 +557,7 @@ class TradeManager(StrategyBooks):
                 today = ist_day(self._clock())
                 if today != self._day:
                     self._day = today
-                    self.portfolios.new_day()
+                    self.portfolios.new_day(ist_midnight(today))
                     self._realised_counted.clear()  # per-day memos: keep memory flat
                     self._stuck_alerted.clear()
                 await self._square_off()

@@ -3,11 +3,15 @@
 A strategy's P&L is its realised P&L today plus the unrealised P&L of its open trades. Per
 strategy and symbol we keep the signed open quantity and the signed entry cost, so a tick in
 one symbol updates only the strategies holding it: unrealised = sum(quantity * LTP - cost).
+Realised today is that of the trades closed today plus what open trades opened today have
+already realised by partial exits (a trade opened on an earlier day does not carry its
+earlier partial exits into today's figure).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from tradewarden.domain.money import ZERO
@@ -50,6 +54,7 @@ class _Book:
     quantity: dict[str, int] = field(default_factory=dict)  # symbol → signed open quantity
     cost: dict[str, Decimal] = field(default_factory=dict)  # symbol → signed entry cost
     hit: ExitReason | None = None
+    open_realised: Decimal = ZERO  # partial exits of open trades opened today
 
 
 class Portfolios:
@@ -59,6 +64,9 @@ class Portfolios:
         self._books: dict[int, _Book] = {}
         self._holders: dict[str, set[int]] = {}  # symbol → strategies with open quantity
         self._prices: dict[str, Decimal] = {}
+        #: the start of the trading day (UTC): open trades opened since count their partial
+        #: exits in today's realised P&L
+        self.day_start: datetime | None = None
 
     def configure(self, strategy_id: int, limits: PortfolioLimits, *, realised: Decimal = ZERO,
                   peak: Decimal = ZERO, hit: ExitReason | None = None) -> None:
@@ -80,6 +88,10 @@ class Portfolios:
             self._holders.get(symbol, set()).discard(strategy_id)
         book.quantity.clear()
         book.cost.clear()
+        book.open_realised = sum(
+            (t.realised_pnl for t in trades
+             if t.exited_quantity and (self.day_start is None or t.opened_at >= self.day_start)),
+            ZERO)
         for trade in trades:
             quantity = trade.open_quantity * trade.side.sign
             if quantity == 0:
@@ -101,7 +113,7 @@ class Portfolios:
             price = self._prices.get(symbol)
             if price is not None:
                 unrealised += quantity * price - book.cost[symbol]
-        return book.realised + unrealised
+        return book.realised + book.open_realised + unrealised
 
     def peak(self, strategy_id: int) -> Decimal:
         return self._books[strategy_id].peak
@@ -146,7 +158,10 @@ class Portfolios:
         book = self._books.get(strategy_id)
         return book is not None and book.hit is not None
 
-    def new_day(self) -> None:
-        """Forget the previous day's realised P&L, peaks and hits."""
+    def new_day(self, day_start: datetime) -> None:
+        """Forget the previous day's realised P&L (also open trades' partial exits), peaks
+        and hits."""
+        self.day_start = day_start
         for book in self._books.values():
             book.realised, book.peak, book.hit = ZERO, ZERO, None
+            book.open_realised = ZERO

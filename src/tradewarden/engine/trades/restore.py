@@ -100,6 +100,7 @@ async def restore(manager: TradeManager) -> None:
         if trade.id not in closed:
             manager.refresh(trade, exit_order_dead=trade.id in snapshot.dead_exits,
                             portfolio=False)
+    manager.portfolios.day_start = ist_midnight(day)
     manager.rebuild_portfolios()
     log.info("trades: %d open trade(s) restored, %d closed outside",
              len(snapshot.trades) - len(closed), len(closed))

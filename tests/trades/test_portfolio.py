@@ -1,0 +1,53 @@
+"""Strategy portfolio P&L in memory: partial exits of open trades count today, not those of
+trades opened on an earlier day, and a new day forgets them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tradewarden.domain.trades import ExitReason, Trade, TradeSide
+from tradewarden.engine.trades.portfolio import PortfolioLimits, Portfolios
+
+TODAY = datetime(2026, 11, 23, 3, 45, tzinfo=UTC)  # 09:15 IST
+MIDNIGHT = datetime(2026, 11, 22, 18, 30, tzinfo=UTC)  # 00:00 IST on the 23rd
+
+
+def _trade(trade_id: int, opened_at: datetime, *, quantity: int = 10, exited: int = 0,
+           exit_price: str = "0") -> Trade:
+    trade = Trade(id=trade_id, user_id=1, account_id=1, strategy_id=7, exchange="NSE",
+                  symbol="SBIN", side=TradeSide.LONG, product="CNC", quantity=quantity,
+                  entry_order_id=f"E{trade_id}", entry_price=Decimal("100"),
+                  opened_at=opened_at, updated_at=opened_at)
+    if exited:
+        trade.exited_quantity = exited
+        trade.exit_value = Decimal(exit_price) * exited
+        trade.realised_pnl = (Decimal(exit_price) - trade.entry_price) * exited
+    return trade
+
+
+def test_partial_exits_of_todays_open_trades_count_towards_the_portfolio() -> None:
+    books = Portfolios()
+    books.day_start = MIDNIGHT
+    books.configure(7, PortfolioLimits(stop_loss=Decimal("75")))
+    today = _trade(1, TODAY, exited=4, exit_price="90")  # -40 realised, 6 still open
+    older = _trade(2, MIDNIGHT - timedelta(days=1), exited=5, exit_price="50")  # -250, earlier
+    books.rebuild(7, [today, older])
+    assert books.on_price("NSE:SBIN", Decimal("100")) == []
+    assert books.pnl(7) == Decimal("-40")  # today's partial exit; the older one's is not today's
+    # 6 + 5 open at 95: -30 - 25 unrealised, with -40 realised today: -95 ≤ -75
+    assert books.on_price("NSE:SBIN", Decimal("95")) == [
+        (7, ExitReason.PORTFOLIO_STOP_LOSS, Decimal("-95"))]
+
+
+def test_a_new_day_forgets_yesterdays_partial_exits() -> None:
+    books = Portfolios()
+    books.day_start = MIDNIGHT
+    books.configure(7, PortfolioLimits())
+    books.rebuild(7, [_trade(1, TODAY, exited=4, exit_price="110")])
+    books.on_price("NSE:SBIN", Decimal("100"))
+    assert books.pnl(7) == Decimal("40")
+    books.new_day(MIDNIGHT + timedelta(days=1))
+    assert books.pnl(7) == Decimal("0")
+    books.rebuild(7, [_trade(1, TODAY, exited=4, exit_price="110")])
+    assert books.pnl(7) == Decimal("0")  # opened yesterday now: its partial exit was then
