@@ -140,6 +140,41 @@ def test_cancel_and_modify_a_resting_limit_order(server: Server) -> None:
     assert again.status_code == 400
 
 
+def test_modify_can_change_the_price_type_and_is_validated_like_a_new_order(
+        server: Server) -> None:
+    server.simulator.exchange.set_prices({RELIANCE: Decimal("2500")})
+    placed = server.openalgo("placeorder", **{**ORDER, "pricetype": "LIMIT", "price": "2400"})
+    orderid = placed.json()["orderid"]
+    server.wait_for(lambda: _status(server, orderid)["status"] == "open")
+    fields = {"orderid": orderid, "strategy": "script", "exchange": "NSE", "symbol": "RELIANCE",
+              "action": "BUY", "product": "MIS", "quantity": "5"}
+
+    def broker_order() -> object:
+        (only,) = [o for _, o in server.simulator.exchange.all_orders("paper-1")]
+        return only
+
+    off_grid = server.openalgo("modifyorder", **fields, pricetype="LIMIT", price="2410.03")
+    assert off_grid.status_code == 400 and "tick" in off_grid.json()["message"]
+    no_trigger = server.openalgo("modifyorder", **fields, pricetype="SL", price="2410")
+    assert no_trigger.status_code == 400 and "trigger" in no_trigger.json()["message"]
+    assert getattr(broker_order(), "price") == Decimal("2400")  # nothing was sent
+    assert _status(server, orderid)["pricetype"] == "LIMIT"
+
+    to_market = server.openalgo("modifyorder", **fields, pricetype="MARKET", price="0")
+    assert to_market.json() == {"status": "success", "orderid": orderid}
+    server.wait_for(lambda: _status(server, orderid)["order_status"] == "complete")
+    status = _status(server, orderid)
+    assert status["pricetype"] == "MARKET" and status["average_price"] == 2500.0
+    assert getattr(broker_order(), "order_type").value == "MARKET"
+    events = server.client().get(f"/api/v1/orders/{orderid}").json()["events"]
+    # the invalid changes were refused before anything was recorded or sent
+    assert [e["type"] for e in events].count("OrderModifyRequested") == 1
+    assert "OrderModifyRejected" not in [e["type"] for e in events]
+    modified = [e for e in events if e["type"] == "OrderModified"]
+    assert modified[-1]["payload"]["changes"]["order_type"] == {"old": "LIMIT", "new": "MARKET"}
+    assert modified[-1]["payload"]["changes"]["price"] == {"old": "2400", "new": None}
+
+
 def test_split_basket_and_smart_orders(server: Server) -> None:
     server.simulator.exchange.set_prices({RELIANCE: Decimal("2500"),
                                           InstrumentKey("NSE", "SBIN"): Decimal("800")})

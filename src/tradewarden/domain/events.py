@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from tradewarden.domain.orders import CancelledBy, Variety
+from tradewarden.domain.orders import CancelledBy, OrderType, Variety
 from tradewarden.domain.reasons import ReasonCode
 
 
@@ -76,4 +76,5 @@ class OrderEvent:
     quantity: int | None = None
     next_retry_at: datetime | None = None
     variety: Variety | None = None  # OrderSubmitted: sent as AMO or regular
+    order_type: OrderType | None = None  # OrderModified / OrderModifyRequested: new type
     detail: dict[str, Any] = field(default_factory=dict)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradewarden.domain.events import EventType, OrderEvent
-from tradewarden.domain.orders import CancelledBy, Order
+from tradewarden.domain.orders import CancelledBy, Order, OrderType
 from tradewarden.domain.reasons import DENIAL_CODES, FAILURE_CODES, ReasonCode
 from tradewarden.domain.statuses import FINAL_STATUSES, PENDING_STATUSES, OrderStatus, is_allowed
 
@@ -279,13 +279,22 @@ def _on_modified(order: Order, event: OrderEvent, payload: dict[str, Any], now: 
             )
         changes["quantity"] = {"old": order.quantity, "new": event.quantity}
         order.quantity = event.quantity
+    if event.order_type is not None and event.order_type is not order.order_type:
+        changes["order_type"] = {"old": order.order_type.value, "new": event.order_type.value}
+        order.order_type = event.order_type
+    takes = {"price": order.order_type in (OrderType.LIMIT, OrderType.SL),
+             "trigger_price": order.order_type in (OrderType.SL, OrderType.SL_M)}
     for name in ("price", "trigger_price"):
-        new_value: Decimal | None = getattr(event, name)
+        new_value: Decimal | None = getattr(event, name) if takes[name] else None
         old_value: Decimal | None = getattr(order, name)
-        if new_value is not None and new_value != old_value:
-            if new_value <= 0:
+        if new_value is None and takes[name]:
+            new_value = old_value
+        if new_value is None and takes[name] and "order_type" in changes:
+            raise InvalidEvent(f"{order.order_type.value} orders need a {name}")
+        if new_value != old_value:
+            if new_value is not None and new_value <= 0:
                 raise InvalidEvent(f"modified {name} {new_value} must be positive")
-            changes[name] = {"old": _str(old_value), "new": str(new_value)}
+            changes[name] = {"old": _str(old_value), "new": _str(new_value)}
             setattr(order, name, new_value)
     payload["changes"] = changes
 
@@ -295,7 +304,7 @@ def _on_request(order: Order, event: OrderEvent, payload: dict[str, Any], now: d
     if event.type is E.ORDER_CANCEL_REQUESTED and event.cancelled_by is not None:
         order.extra[CANCEL_REQUESTED_BY] = event.cancelled_by.value
         payload["requested_by"] = event.cancelled_by.value
-    for name in ("price", "trigger_price", "quantity"):
+    for name in ("price", "trigger_price", "quantity", "order_type"):
         value = getattr(event, name)
         if value is not None:
             payload.setdefault("requested", {})[name] = _str(value)

@@ -103,6 +103,40 @@ class GuardSettings:
     strategy_pnl: PnlLookup = field(default=lambda _strategy_id: None)
 
 
+def order_problem(order: Order, master: InstrumentMaster) -> Denial | None:
+    """What makes ``order``'s instrument, quantity, prices or trigger invalid (the validation
+    guard; also checked before a modification is sent), or None."""
+    instrument = master.resolve(InstrumentKey(order.exchange, order.symbol))
+    if instrument is None:
+        return _deny(ReasonCode.VALIDATION_FAILED,
+                     f"unknown instrument {order.exchange}:{order.symbol}")
+    if problem := instrument.quantity_problem(order.quantity):
+        return _deny(ReasonCode.VALIDATION_FAILED, problem)
+    needs_price = order.order_type in (OrderType.LIMIT, OrderType.SL)
+    needs_trigger = order.order_type in (OrderType.SL, OrderType.SL_M)
+    if needs_price and order.price is None:
+        return _deny(ReasonCode.VALIDATION_FAILED, f"{order.order_type} orders need a price")
+    if not needs_price and order.price is not None:
+        return _deny(ReasonCode.VALIDATION_FAILED, f"{order.order_type} orders take no price")
+    if needs_trigger and order.trigger_price is None:
+        return _deny(ReasonCode.VALIDATION_FAILED,
+                     f"{order.order_type} orders need a trigger price")
+    if not needs_trigger and order.trigger_price is not None:
+        return _deny(ReasonCode.VALIDATION_FAILED,
+                     f"{order.order_type} orders take no trigger price")
+    for label, value in (("price", order.price), ("trigger price", order.trigger_price)):
+        if value is not None and (problem := instrument.price_problem(value)):
+            return _deny(ReasonCode.VALIDATION_FAILED, problem.replace("price", label, 1))
+    if order.order_type is OrderType.SL and order.price and order.trigger_price:
+        if order.side is Side.BUY and order.trigger_price > order.price:
+            return _deny(ReasonCode.VALIDATION_FAILED,
+                         "a stop-loss buy needs trigger price <= limit price")
+        if order.side is Side.SELL and order.trigger_price < order.price:
+            return _deny(ReasonCode.VALIDATION_FAILED,
+                         "a stop-loss sell needs trigger price >= limit price")
+    return None
+
+
 class Guards:
     """Evaluates one recorded order against every guard."""
 
@@ -168,36 +202,7 @@ class Guards:
         sizing = order.extra.get(SIZING_DENIAL)
         if isinstance(sizing, str):
             return _deny(ReasonCode.RISK_BLOCKED, sizing)
-        instrument = self.master.resolve(InstrumentKey(order.exchange, order.symbol))
-        if instrument is None:
-            return _deny(ReasonCode.VALIDATION_FAILED,
-                         f"unknown instrument {order.exchange}:{order.symbol}")
-        if problem := instrument.quantity_problem(order.quantity):
-            return _deny(ReasonCode.VALIDATION_FAILED, problem)
-        needs_price = order.order_type in (OrderType.LIMIT, OrderType.SL)
-        needs_trigger = order.order_type in (OrderType.SL, OrderType.SL_M)
-        if needs_price and order.price is None:
-            return _deny(ReasonCode.VALIDATION_FAILED, f"{order.order_type} orders need a price")
-        if not needs_price and order.price is not None:
-            return _deny(ReasonCode.VALIDATION_FAILED,
-                         f"{order.order_type} orders take no price")
-        if needs_trigger and order.trigger_price is None:
-            return _deny(ReasonCode.VALIDATION_FAILED,
-                         f"{order.order_type} orders need a trigger price")
-        if not needs_trigger and order.trigger_price is not None:
-            return _deny(ReasonCode.VALIDATION_FAILED,
-                         f"{order.order_type} orders take no trigger price")
-        for label, value in (("price", order.price), ("trigger price", order.trigger_price)):
-            if value is not None and (problem := instrument.price_problem(value)):
-                return _deny(ReasonCode.VALIDATION_FAILED, problem.replace("price", label, 1))
-        if order.order_type is OrderType.SL and order.price and order.trigger_price:
-            if order.side is Side.BUY and order.trigger_price > order.price:
-                return _deny(ReasonCode.VALIDATION_FAILED,
-                             "a stop-loss buy needs trigger price <= limit price")
-            if order.side is Side.SELL and order.trigger_price < order.price:
-                return _deny(ReasonCode.VALIDATION_FAILED,
-                             "a stop-loss sell needs trigger price >= limit price")
-        return None
+        return order_problem(order, self.master)
 
     # --- risk ---------------------------------------------------------------------------
 

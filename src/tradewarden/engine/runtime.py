@@ -84,7 +84,7 @@ class Engine:
         self.intake.on_allowed(self.executor.enqueue)
         self.retry_queue = RetryQueue(self.retry_policy, self.master, self.executor.enqueue,
                                       self.settings.dedupe_window_s)
-        self.actions = OrderActions(ledger, self.accounts)
+        self.actions = OrderActions(ledger, self.accounts, self.master)
         self.monitor = Monitor(ledger, self.accounts, self.settings.monitor_interval_s,
                                self.settings.monitor_idle_interval_s,
                                self.settings.monitor_missing_checks,

@@ -171,15 +171,16 @@ async def modifyorder(request: Request) -> JSONResponse:
     mismatched = [name for name, ours, theirs in (
         ("exchange", order.exchange, body.exchange), ("symbol", order.symbol, body.symbol),
         ("action", order.side.value, body.action),
-        ("product", order.product.value, body.product),
-        ("pricetype", order.order_type.value, body.pricetype)) if ours != theirs]
+        ("product", order.product.value, body.product)) if ours != theirs]
     if mismatched:
         raise OpenAlgoError(400, f"{', '.join(mismatched)} cannot be changed by modifyorder")
+    order_type = OrderType(body.pricetype)
     try:
         await services.engine.actions.modify(
             order, quantity=body.quantity if body.quantity != order.quantity else None,
             price=body.limit_price if body.limit_price != order.price else None,
-            trigger_price=body.stop_price if body.stop_price != order.trigger_price else None)
+            trigger_price=body.stop_price if body.stop_price != order.trigger_price else None,
+            order_type=order_type if order_type is not order.order_type else None)
     except (ActionRefused, InvalidEvent, ConcurrencyConflict) as exc:
         raise OpenAlgoError(400, str(exc)) from exc
     return success(orderid=order.id)
