@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from tests.api.conftest import Server
 from tradewarden.domain.instruments import InstrumentKey
@@ -149,7 +150,7 @@ def test_modify_can_change_the_price_type_and_is_validated_like_a_new_order(
     fields = {"orderid": orderid, "strategy": "script", "exchange": "NSE", "symbol": "RELIANCE",
               "action": "BUY", "product": "MIS", "quantity": "5"}
 
-    def broker_order() -> object:
+    def broker_order() -> Any:
         (only,) = [o for _, o in server.simulator.exchange.all_orders("paper-1")]
         return only
 
@@ -157,7 +158,7 @@ def test_modify_can_change_the_price_type_and_is_validated_like_a_new_order(
     assert off_grid.status_code == 400 and "tick" in off_grid.json()["message"]
     no_trigger = server.openalgo("modifyorder", **fields, pricetype="SL", price="2410")
     assert no_trigger.status_code == 400 and "trigger" in no_trigger.json()["message"]
-    assert getattr(broker_order(), "price") == Decimal("2400")  # nothing was sent
+    assert broker_order().price == Decimal("2400")  # nothing was sent
     assert _status(server, orderid)["pricetype"] == "LIMIT"
 
     to_market = server.openalgo("modifyorder", **fields, pricetype="MARKET", price="0")
@@ -165,7 +166,7 @@ def test_modify_can_change_the_price_type_and_is_validated_like_a_new_order(
     server.wait_for(lambda: _status(server, orderid)["order_status"] == "complete")
     status = _status(server, orderid)
     assert status["pricetype"] == "MARKET" and status["average_price"] == 2500.0
-    assert getattr(broker_order(), "order_type").value == "MARKET"
+    assert broker_order().order_type.value == "MARKET"
     events = server.client().get(f"/api/v1/orders/{orderid}").json()["events"]
     # the invalid changes were refused before anything was recorded or sent
     assert [e["type"] for e in events].count("OrderModifyRequested") == 1

@@ -56,13 +56,15 @@ def _account_name(db: Database, owner: Owner) -> str:
 
 
 async def _monitor(db: Database, ledger: Ledger, broker: LocalPaperBroker,
-                   unrecorded: UnrecordedTags, grace_s: float) -> Monitor:
+                   unrecorded: UnrecordedTags, grace_s: float,
+                   holdings_every: int = 6) -> Monitor:
     def factory(info: AccountInfo) -> BrokerAdapter:
         return broker.adapter(info.name)
 
     directory = AccountDirectory(db, factory)
     await db.run(directory.refresh)
-    monitor = Monitor(ledger, directory, unrecorded=unrecorded, orphan_grace_s=grace_s)
+    monitor = Monitor(ledger, directory, unrecorded=unrecorded, orphan_grace_s=grace_s,
+                      holdings_every=holdings_every)
     await monitor.load()
     return monitor
 
@@ -200,7 +202,7 @@ async def test_other_live_copies_of_our_orders_are_recorded_as_duplicates(
     assert externals[bigger_copy].extra["duplicate_of"] == lost.id
     assert externals[bigger_copy].filled_quantity == 15  # its fills count
     alerts = _alerts(db)
-    assert len(alerts) == 3 and all("second live copy" in text for text in alerts)
+    assert len(alerts) == 3 and all("is a live copy of order" in text for text in alerts)
     await monitor.cycle()
     assert len([o for o in _orders(db) if o.origin.value == "external"]) == 3
 
@@ -218,3 +220,22 @@ async def test_an_order_waiting_for_its_retry_found_alive_is_not_sent_again(
     (order,) = _orders(db)
     assert order.status.value == "open" and order.broker_order_id == copy
     assert order.retry_count == 0  # its retry never went out
+
+
+async def test_an_orphans_fill_is_not_taken_for_trading_elsewhere_during_its_grace(
+        db: Database, owner: Owner, broker: LocalPaperBroker) -> None:
+    ledger = Ledger(db)
+    adapter = broker.adapter(_account_name(db, owner))
+    orphan = await _place(adapter, new_client_order_id(), price="2650")  # fills at once
+    monitor = await _monitor(db, ledger, broker, UnrecordedTags(), grace_s=0.5,
+                             holdings_every=1)
+    for _ in range(3):  # holdings checked every cycle, the orphan still in its grace
+        report = await monitor.cycle()
+        assert not [e for a in report.accounts for e in a.position_events]
+    await asyncio.sleep(0.55)
+    await monitor.cycle()  # recorded now, with its fill: the holdings are explained
+    for _ in range(2):
+        report = await monitor.cycle()
+        assert not [e for a in report.accounts for e in a.position_events]
+    (recorded,) = _orders(db)
+    assert recorded.broker_order_id == orphan and recorded.filled_quantity == 3

@@ -44,11 +44,14 @@ def _trade(db: Database, entry_order_id: str) -> Trade:
         return trade
 
 
-def _check(holdings: HoldingsReconciler, owner: Owner, held: int) -> list[str]:
+def _check(holdings: HoldingsReconciler, owner: Owner, held: int,
+           broker_price: str | None = None) -> list[str]:
     """Two checks (a difference counts once it is seen twice in a row)."""
     actual = {RELIANCE: held}
-    holdings._record(owner.account_id, owner.user_id, actual)
-    return [event.kind for event in holdings._record(owner.account_id, owner.user_id, actual)]
+    prices = {RELIANCE: Decimal(broker_price)} if broker_price else {}
+    holdings._record(owner.account_id, owner.user_id, actual, set(), prices)
+    return [event.kind for event in holdings._record(owner.account_id, owner.user_id, actual,
+                                                     set(), prices)]
 
 
 async def test_a_manual_sell_in_the_holdings_reduces_then_closes_the_long_trade(
@@ -68,17 +71,19 @@ async def test_a_manual_sell_in_the_holdings_reduces_then_closes_the_long_trade(
     holdings = HoldingsReconciler(db, cast(Any, None))
     holdings.add_recorder(recorder.on_position_events)
 
-    assert _check(holdings, owner, held=6) == ["manual_sell"]  # 4 sold elsewhere
+    assert _check(holdings, owner, held=6, broker_price="2530") == ["manual_sell"]  # 4 sold
     trade = _trade(db, entry)
     assert (trade.status.value, trade.open_quantity) == ("active", 6)
-    assert trade.exited_quantity == 4 and trade.realised_pnl == Decimal("160")  # at 2540
+    assert trade.exited_quantity == 4 and trade.realised_pnl == Decimal("120")  # broker's 2530
     assert trade.exit_reason is not None and trade.exit_reason.value == "closed_outside"
 
-    recorder.prices = lambda _symbol: None  # no price known: booked at the entry price
+    assert _check(holdings, owner, held=3) == ["manual_sell"]  # no broker price: our feed's
+    assert _trade(db, entry).realised_pnl == Decimal("120") + Decimal("120")  # 3 at 2540
+    recorder.prices = lambda _symbol: None  # no price known at all: booked at the entry price
     assert _check(holdings, owner, held=0) == ["manual_sell"]  # the rest sold elsewhere
     trade = _trade(db, entry)
     assert (trade.status.value, trade.open_quantity) == ("closed", 0)
-    assert trade.realised_pnl == Decimal("160") and trade.closed_at is not None
+    assert trade.realised_pnl == Decimal("240") and trade.closed_at is not None
 
 
 async def test_a_manual_buy_reduces_short_trades_and_leaves_longs_alone(

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
 
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
@@ -22,7 +23,6 @@ from tradewarden.brokers.base import Holding, Position
 from tradewarden.brokers.errors import BrokerError
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.ledger import utcnow
-from tradewarden.engine.tagged import UnrecordedTags
 from tradewarden.metrics import Metrics
 from tradewarden.notify.events import NotificationKind
 from tradewarden.notify.outbox import enqueue_many
@@ -50,6 +50,7 @@ class PositionEvent:
     quantity: int
     expected: int
     actual: int
+    price: Decimal | None = None  # the broker's last price of the instrument, when it says
 
 
 def broker_quantities(holdings: list[Holding], positions: list[Position]) -> dict[Key, int]:
@@ -80,11 +81,12 @@ class HoldingsReconciler:
 
     def __init__(self, db: Database, accounts: AccountDirectory,
                  metrics: Metrics | None = None,
-                 unrecorded: UnrecordedTags | None = None) -> None:
+                 unsettled: Callable[[int], set[Key]] = lambda _account_id: set()) -> None:
         self.db = db
         self.accounts = accounts
         self.metrics = metrics or Metrics()
-        self.unrecorded = unrecorded if unrecorded is not None else UnrecordedTags()
+        #: instruments whose broker quantity our records cannot explain yet (left alone)
+        self.unsettled = unsettled
         self._recorders: list[Callable[[Session, list[PositionEvent]], None]] = []
         # (account, exchange, symbol) -> unexplained quantity seen at the previous check
         self._candidates: dict[tuple[int, str, str], int] = {}
@@ -97,12 +99,15 @@ class HoldingsReconciler:
     async def reconcile(self, account_id: int) -> list[PositionEvent]:
         try:
             adapter = self.accounts.adapter(account_id)
-            actual = broker_quantities(await adapter.holdings(), await adapter.positions())
+            holdings, positions = await adapter.holdings(), await adapter.positions()
             owner = self.accounts.info(account_id).user_id
         except (BrokerError, KeyError) as exc:
             log.info("holdings of account %s not reconciled: %s", account_id, exc)
             return []
-        events = await self.db.run(self._record, account_id, owner, actual)
+        actual = broker_quantities(holdings, positions)
+        prices = _last_prices(holdings, positions)
+        events = await self.db.run(self._record, account_id, owner, actual,
+                                   self.unsettled(account_id), prices)
         for event in events:
             log.warning("%s detected on account %s: %s %s:%s (ours %d, broker %d)", event.kind,
                         account_id, event.quantity, event.exchange, event.symbol,
@@ -111,15 +116,16 @@ class HoldingsReconciler:
                              source="manual")
         return events
 
-    def _record(self, account_id: int, owner: int,
-                actual: dict[Key, int]) -> list[PositionEvent]:
+    def _record(self, account_id: int, owner: int, actual: dict[Key, int],
+                unsettled: frozenset[Key] | set[Key] = frozenset(),
+                prices: dict[Key, Decimal] | None = None) -> list[PositionEvent]:
         with self.db.read() as session:  # compare on a snapshot; write only what is confirmed
-            # instruments with orders on their way, or placed while their records wait in memory
-            busy = _in_flight(session, account_id) | self.unrecorded.instruments(account_id)
+            busy = _in_flight(session, account_id) | unsettled  # orders on their way, …
             found = [e for e in discrepancies(actual, expected_quantities(session, account_id),
                                               _recorded(session, account_id), account_id)
                      if (e.exchange, e.symbol) not in busy]
-        events = self._confirmed(account_id, found)
+        events = [replace(e, price=(prices or {}).get((e.exchange, e.symbol)))
+                  for e in self._confirmed(account_id, found)]
         if events:
             now = utcnow()
             with self.db.transaction() as session:
@@ -147,6 +153,11 @@ class HoldingsReconciler:
         for event in confirmed:
             self._candidates.pop((account_id, event.exchange, event.symbol), None)
         return confirmed
+
+
+def _last_prices(holdings: list[Holding], positions: list[Position]) -> dict[Key, Decimal]:
+    items: list[Holding | Position] = [*holdings, *positions]
+    return {(item.exchange, item.symbol): item.last_price for item in items if item.last_price}
 
 
 def _signed(event: PositionEvent) -> int:

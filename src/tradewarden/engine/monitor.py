@@ -39,7 +39,13 @@ from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.holdings import HoldingsReconciler, PositionEvent
-from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
+from tradewarden.engine.ledger import (
+    AppliedEvent,
+    ConcurrencyConflict,
+    Ledger,
+    LedgerError,
+    utcnow,
+)
 from tradewarden.engine.tagged import ORPHAN_GRACE_S, TaggedOrders, UnrecordedTags
 from tradewarden.metrics import Metrics
 from tradewarden.notify.outbox import alert_in_session
@@ -183,9 +189,11 @@ class Monitor:
         self.missing_checks = missing_checks
         self.missing_grace_s = missing_grace_s
         self.metrics = metrics or Metrics()
-        unrecorded = unrecorded if unrecorded is not None else UnrecordedTags()
-        self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics, unrecorded)
-        self.tagged = TaggedOrders(ledger.db, unrecorded, orphan_grace_s)
+        self.tagged = TaggedOrders(ledger.db,
+                                   unrecorded if unrecorded is not None else UnrecordedTags(),
+                                   orphan_grace_s)
+        self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics,
+                                           self.tagged.unsettled_instruments)
         #: manual_buy / manual_sell events, for the notifier (ledger events go on the ledger bus)
         self.position_bus: EventBus[PositionEvent] = EventBus()
         self.holdings_every = holdings_every
@@ -445,9 +453,12 @@ class Monitor:
                 try:
                     with session.begin_nested():
                         results.extend(self._apply_late(session, order, seen, fills))
-                except (InvalidEvent, LedgerError) as exc:  # recorded as a copy instead
-                    log.warning("order %s: broker copy %s not applied: %s", order.id,
-                                seen.broker_order_id, exc)
+                except ConcurrencyConflict as exc:  # changed meanwhile: sorted again next cycle
+                    log.info("order %s changed while its broker copy %s was applied: %s",
+                             order.id, seen.broker_order_id, exc)
+                except (InvalidEvent, LedgerError, IntegrityError) as exc:
+                    log.warning("order %s: broker copy %s not applied (%s); recorded apart",
+                                order.id, seen.broker_order_id, exc)
                     refused.append((order, seen))
         return results
 
@@ -532,7 +543,9 @@ class Monitor:
 
 def _alert_stray(session: Session, owner: int, account_id: int, seen: BrokerOrder,
                  original: str | None) -> None:
-    what = (f"is a second live copy of order {original}" if original is not None else
+    what = (f"is a live copy of order {original} that cannot be tracked as that order (a "
+            "second copy, an earlier attempt of a retried order, or a copy changed at the "
+            "broker)" if original is not None else
             "carries a Tradewarden tag that no order in the database does")
     alert_in_session(
         session, owner, "error",

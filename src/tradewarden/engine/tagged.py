@@ -94,8 +94,17 @@ class TaggedOrders:
         self.unrecorded = unrecorded
         self.grace_s = grace_s
         self._clock = clock
-        #: (account id, broker order id) → when it was first seen as an orphan
-        self._first_seen: dict[tuple[int, str], float] = {}
+        #: (account id, broker order id) → when it was first seen as an orphan, and where
+        self._first_seen: dict[tuple[int, str], tuple[float, str, str]] = {}
+
+    def unsettled_instruments(self, account_id: int) -> set[tuple[str, str]]:
+        """Instruments of the account whose broker quantity our records cannot explain yet:
+        exits whose records wait in memory, and orphans still in their grace period (the
+        holdings check must not take their fills for trading done elsewhere). Call on the
+        event loop (the registries change there)."""
+        orphans = {(exchange, symbol) for (account, _), (_, exchange, symbol)
+                   in self._first_seen.items() if account == account_id}
+        return self.unrecorded.instruments(account_id) | orphans
 
     async def sort(self, account_id: int, seen: Sequence[BrokerOrder]) -> TaggedSort:
         result = TaggedSort()
@@ -142,8 +151,10 @@ class TaggedOrders:
     def _orphan_if_due(self, account_id: int, broker_order: BrokerOrder,
                        result: TaggedSort) -> None:
         now = self._clock()
-        if now - self._first_seen.setdefault((account_id, broker_order.broker_order_id),
-                                             now) >= self.grace_s:
+        first, _, _ = self._first_seen.setdefault(
+            (account_id, broker_order.broker_order_id),
+            (now, broker_order.exchange, broker_order.symbol))
+        if now - first >= self.grace_s:
             result.orphans.append(broker_order)
 
     def _load(self, account_id: int, tags: list[str]) -> dict[str, tuple[Order, bool]]:

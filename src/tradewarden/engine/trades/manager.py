@@ -113,6 +113,7 @@ class TradeManager(StrategyBooks):
         self._pending_states: dict[int, dict[str, Any]] = {}  # derived state not yet written
         self._pending_peaks: dict[int, Decimal] = {}
         self._stuck_alerted: set[str] = set()  # exit orders already reported as stuck
+        self._oversized: set[str] = set()  # exit orders cancelled for being too big
         #: The day's session (open, close) from the market calendar, or None on holidays.
         self.session_hours: Callable[[date], tuple[datetime, datetime] | None] | None = None
         self._written_peaks: dict[int, Decimal] = {}
@@ -249,6 +250,7 @@ class TradeManager(StrategyBooks):
         trades, dead_exits, live_exits = await self.ledger.db.run(self.read_with,
                                                                   exit_orders_snapshot)
         self._watch_exit_orders(live_exits)
+        self._cancel_oversized_exits(trades, live_exits)
         open_ids = {t.id for t in trades}
         for trade in trades:
             known = self.trades.get(trade.id)
@@ -285,6 +287,22 @@ class TradeManager(StrategyBooks):
             for trade in await self.ledger.db.run(self.read_with, store.trades_touched_by,
                                                   reduced, entry):
                 self.refresh(trade)
+
+    def _cancel_oversized_exits(self, trades: list[Trade], live_exits: dict[int, Order]) -> None:
+        """An exit working for more than its trade still holds (reduced meanwhile by a change
+        made outside) is cancelled; the exit then goes out again for what is left."""
+        by_id = {trade.id: trade for trade in trades}
+        for trade_id, order in live_exits.items():
+            trade = by_id.get(trade_id)
+            working = order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+            if (trade is None or not working or order.id in self._oversized
+                    or order.quantity - order.filled_quantity <= trade.open_quantity):
+                continue
+            self._oversized.add(order.id)
+            log.warning("trade %s %s: exit order %s works for %d but the trade holds %d; "
+                        "cancelled to exit again", trade.id, trade.key, order.id,
+                        order.quantity - order.filled_quantity, trade.open_quantity)
+            self._spawn(self._cancel_if_working(trade, order.id))
 
     def _watch_exit_orders(self, live_exits: dict[int, Order]) -> None:
         """Alert (once per order) on an exit order that has not completed for a while: a
@@ -560,6 +578,7 @@ class TradeManager(StrategyBooks):
                     self.portfolios.new_day(ist_midnight(today))
                     self._realised_counted.clear()  # per-day memos: keep memory flat
                     self._stuck_alerted.clear()
+                    self._oversized.clear()
                 await self._square_off()
             except Exception:
                 log.exception("trade housekeeping failed")

@@ -227,7 +227,8 @@ class TradeRecorder:
         """Holdings-level changes made outside reduce the trades they take away from, oldest
         first (a manual sell the long trades, a manual buy the short ones) with reason
         ``closed_outside``, so no exit ever sells what is no longer there. There is no fill:
-        the part is booked at the last known price, else at the entry price (no P&L)."""
+        the part is booked at the broker's last price of the instrument, else the last price
+        our feed saw, else the entry price (no P&L)."""
         for event in events:
             try:
                 with session.begin_nested():
@@ -241,7 +242,7 @@ class TradeRecorder:
         held_by = store.open_trades_against(session, event.account_id, event.exchange,
                                             event.symbol, side, None)
         quantity = event.quantity
-        last = self.prices(event.symbol)
+        last = event.price or self.prices(event.symbol)  # the broker's, else our feed's
         now = self._clock()
         for trade in held_by:
             take = min(quantity, max(trade.open_quantity, 0))
