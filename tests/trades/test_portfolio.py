@@ -51,3 +51,33 @@ def test_a_new_day_forgets_yesterdays_partial_exits() -> None:
     assert books.pnl(7) == Decimal("0")
     books.rebuild(7, [_trade(1, TODAY, exited=4, exit_price="110")])
     assert books.pnl(7) == Decimal("0")  # opened yesterday now: its partial exit was then
+
+
+def test_a_closed_trade_counts_once_whichever_way_its_close_is_learnt() -> None:
+    books = Portfolios()
+    books.day_start = MIDNIGHT
+    books.configure(7, PortfolioLimits(stop_loss=Decimal("300")))
+    trade = _trade(1, TODAY, exited=4, exit_price="90")  # -40 so far, 6 still open
+    books.rebuild(7, [trade])
+    books.on_price("NSE:SBIN", Decimal("90"))
+    assert books.pnl(7) == Decimal("-100")  # -40 realised, -60 on the 6 still open
+    # the database already shows it closed (all 10 out at 90: -100) while memory still has it
+    books.set_closed(7, {1: Decimal("-100")})
+    books.rebuild(7, [trade])
+    assert books.pnl(7) == Decimal("-100")
+    books.close_trade(7, 1, Decimal("-100"))  # then the close reaches memory: no double count
+    books.rebuild(7, [])
+    books.set_closed(7, {1: Decimal("-100")})
+    assert books.pnl(7) == Decimal("-100")
+    assert books.check(7) is None  # -100 is well inside the 300 limit
+
+
+def test_a_reopened_trade_is_counted_by_its_position_again() -> None:
+    books = Portfolios()
+    books.day_start = MIDNIGHT
+    books.configure(7, PortfolioLimits())
+    books.close_trade(7, 1, Decimal("-40"))
+    books.reopen(7, 1)  # late entry fills: 6 more to exit
+    books.rebuild(7, [_trade(1, TODAY, exited=4, exit_price="90")])
+    books.on_price("NSE:SBIN", Decimal("100"))
+    assert books.pnl(7) == Decimal("-40")  # its realised part, and 6 open at no loss

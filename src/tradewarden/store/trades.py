@@ -170,19 +170,28 @@ def closed_trades(session: Session, user_id: int, *, strategy_id: int | None = N
     return [trade_from_row(row) for row in session.execute(query)]
 
 
-def realised_since(session: Session, since: datetime,
-                   strategy_ids: Sequence[int] | None = None) -> dict[int, Decimal]:
-    """Realised P&L per strategy of trades closed since ``since`` (summed exactly, in
-    Python: SQLite would sum NUMERIC text as floats)."""
-    query = select(TRADES.c.strategy_id, TRADES.c.realised_pnl).where(
+def closed_realised_since(session: Session, since: datetime,
+                          strategy_ids: Sequence[int] | None = None,
+                          ) -> dict[int, dict[int, Decimal]]:
+    """Realised P&L of each trade closed since ``since``, per strategy (strategy id → trade id
+    → P&L)."""
+    query = select(TRADES.c.strategy_id, TRADES.c.id, TRADES.c.realised_pnl).where(
         TRADES.c.strategy_id.is_not(None), TRADES.c.status == TradeStatus.CLOSED.value,
         TRADES.c.closed_at >= since)
     if strategy_ids is not None:
         query = query.where(TRADES.c.strategy_id.in_(list(strategy_ids)))
-    totals: dict[int, Decimal] = {}
-    for strategy_id, pnl in session.execute(query):
-        totals[strategy_id] = totals.get(strategy_id, ZERO) + (pnl or ZERO)
-    return totals
+    found: dict[int, dict[int, Decimal]] = {}
+    for strategy_id, trade_id, pnl in session.execute(query):
+        found.setdefault(strategy_id, {})[trade_id] = pnl or ZERO
+    return found
+
+
+def realised_since(session: Session, since: datetime,
+                   strategy_ids: Sequence[int] | None = None) -> dict[int, Decimal]:
+    """Realised P&L per strategy of trades closed since ``since`` (summed exactly, in
+    Python: SQLite would sum NUMERIC text as floats)."""
+    return {strategy_id: sum(per_trade.values(), ZERO) for strategy_id, per_trade
+            in closed_realised_since(session, since, strategy_ids).items()}
 
 
 def funds_in_use(session: Session, strategy_id: int) -> Decimal:

@@ -7,7 +7,7 @@ each module stays small; it uses the manager's trades, writer and exits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -55,10 +55,11 @@ class StrategyBooks:
         raise NotImplementedError
 
     def configure_strategy(self, strategy_id: int, settings: StrategySettings, *,
-                           realised: Decimal = ZERO, peak: Decimal = ZERO,
+                           closed: Mapping[int, Decimal] | None = None, peak: Decimal = ZERO,
                            hit: ExitReason | None = None) -> None:
+        """``closed``: the strategy's trades closed today, with their P&L."""
         self._strategies[strategy_id] = settings
-        self.portfolios.configure(strategy_id, PortfolioLimits.of(settings), realised=realised,
+        self.portfolios.configure(strategy_id, PortfolioLimits.of(settings), closed=closed,
                                   peak=peak, hit=hit)
 
     def strategy_pnl(self, strategy_id: int) -> Decimal | None:
@@ -67,20 +68,20 @@ class StrategyBooks:
 
     async def reload_strategy(self, strategy_id: int) -> None:
         """Pick up a new or changed strategy's settings (portfolio limits, square-off)."""
-        def read(session: Session) -> tuple[StrategySettings | None, Decimal]:
+        def read(session: Session) -> tuple[StrategySettings | None, dict[int, Decimal]]:
             row = session.get(Strategy, strategy_id)
             if row is None or row.deleted_at is not None:
-                return None, ZERO
+                return None, {}
             since = ist_midnight(self._day)
-            realised = store.realised_since(session, since, [strategy_id])
+            closed = store.closed_realised_since(session, since, [strategy_id])
             return (StrategySettings.model_validate(row.settings or {}),
-                    realised.get(strategy_id, ZERO))
+                    closed.get(strategy_id, {}))
 
-        settings, realised = await self.ledger.db.run(self.read_with, read)
+        settings, closed = await self.ledger.db.run(self.read_with, read)
         if settings is None:
             self._strategies.pop(strategy_id, None)
             return
-        self.configure_strategy(strategy_id, settings, realised=realised)
+        self.configure_strategy(strategy_id, settings, closed=closed)
         self._rebuild_portfolio(strategy_id)
 
     def _check_portfolio(self, strategy_id: int | None) -> None:
@@ -99,9 +100,11 @@ class StrategyBooks:
 
     async def _reload_realised(self, strategy_id: int) -> None:
         since = ist_midnight(self._day)
-        totals = await self.ledger.db.run(self.read_with, store.realised_since, since,
+        closed = await self.ledger.db.run(self.read_with, store.closed_realised_since, since,
                                           [strategy_id])
-        self.portfolios.set_realised(strategy_id, totals.get(strategy_id, ZERO))
+        if self.portfolios.knows(strategy_id):
+            self.portfolios.set_closed(strategy_id, closed.get(strategy_id, {}))
+            self._rebuild_portfolio(strategy_id)
 
     def _portfolio_hit(self, strategy_id: int, reason: ExitReason, pnl: Decimal) -> None:
         victims = [t for t in self.trades.values()

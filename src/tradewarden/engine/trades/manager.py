@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.instruments import InstrumentKey
-from tradewarden.domain.money import ZERO
 from tradewarden.domain.orders import CancelledBy, ExecutionType, Order, Side
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
@@ -109,7 +108,6 @@ class TradeManager(StrategyBooks):
         self._retry_due: dict[int, tuple[float, ExitReason]] = {}  # trade → (when, why)
         self._exit_attempts: dict[int, int] = {}
         self._failed_exits: dict[int, str] = {}  # trade → the last exit order retried after
-        self._realised_counted: dict[int, Decimal] = {}  # closed trade → P&L already counted
         self._pending_states: dict[int, dict[str, Any]] = {}  # derived state not yet written
         self._pending_peaks: dict[int, Decimal] = {}
         self._stuck_alerted: set[str] = set()  # exit orders already reported as stuck
@@ -333,6 +331,8 @@ class TradeManager(StrategyBooks):
         if trade.status is TradeStatus.CLOSED:
             self._forget(trade)
             return
+        if trade.strategy_id is not None and self.portfolios.knows(trade.strategy_id):
+            self.portfolios.reopen(trade.strategy_id, trade.id)  # if it had been closed
         if trade.status is TradeStatus.ACTIVE and trade.id in self._exit_started:
             trade.status = TradeStatus.EXITING  # our exit is on its way; never re-arm it
         if trade.status is TradeStatus.ACTIVE:
@@ -396,9 +396,7 @@ class TradeManager(StrategyBooks):
         if trade.strategy_id is not None and self.portfolios.knows(trade.strategy_id):
             # count the closed trade's P&L at once (the exact total is reloaded below), so
             # the daily loss limit never sees its loss vanish in between
-            counted = self._realised_counted.get(trade.id, ZERO)
-            self._realised_counted[trade.id] = trade.realised_pnl
-            self.portfolios.add_realised(trade.strategy_id, trade.realised_pnl - counted)
+            self.portfolios.close_trade(trade.strategy_id, trade.id, trade.realised_pnl)
             self._rebuild_portfolio(trade.strategy_id)
             self._check_portfolio(trade.strategy_id)
             self._spawn(self._reload_realised(trade.strategy_id))
@@ -576,7 +574,6 @@ class TradeManager(StrategyBooks):
                 if today != self._day:
                     self._day = today
                     self.portfolios.new_day(ist_midnight(today))
-                    self._realised_counted.clear()  # per-day memos: keep memory flat
                     self._stuck_alerted.clear()
                     self._oversized.clear()
                 await self._square_off()

@@ -10,6 +10,7 @@ earlier partial exits into today's figure).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -49,7 +50,7 @@ class PortfolioLimits:
 @dataclass(slots=True)
 class _Book:
     limits: PortfolioLimits
-    realised: Decimal = ZERO
+    closed: dict[int, Decimal] = field(default_factory=dict)  # trade → P&L, closed today
     peak: Decimal = ZERO
     quantity: dict[str, int] = field(default_factory=dict)  # symbol → signed open quantity
     cost: dict[str, Decimal] = field(default_factory=dict)  # symbol → signed entry cost
@@ -68,14 +69,16 @@ class Portfolios:
         #: exits in today's realised P&L
         self.day_start: datetime | None = None
 
-    def configure(self, strategy_id: int, limits: PortfolioLimits, *, realised: Decimal = ZERO,
-                  peak: Decimal = ZERO, hit: ExitReason | None = None) -> None:
+    def configure(self, strategy_id: int, limits: PortfolioLimits, *,
+                  closed: Mapping[int, Decimal] | None = None, peak: Decimal = ZERO,
+                  hit: ExitReason | None = None) -> None:
+        """Set a strategy's limits; ``closed``: its trades closed today with their P&L."""
         book = self._books.get(strategy_id)
         if book is None:
-            self._books[strategy_id] = _Book(limits, realised, peak, hit=hit)
+            self._books[strategy_id] = _Book(limits, dict(closed or {}), peak, hit=hit)
         else:
             book.limits = limits
-            book.realised, book.peak = realised, max(book.peak, peak)
+            book.closed, book.peak = dict(closed or {}), max(book.peak, peak)
             book.hit = book.hit or hit
 
     def knows(self, strategy_id: int) -> bool:
@@ -88,6 +91,7 @@ class Portfolios:
             self._holders.get(symbol, set()).discard(strategy_id)
         book.quantity.clear()
         book.cost.clear()
+        trades = [t for t in trades if t.id not in book.closed]  # closed, as far as we know
         book.open_realised = sum(
             (t.realised_pnl for t in trades
              if t.exited_quantity and (self.day_start is None or t.opened_at >= self.day_start)),
@@ -100,11 +104,18 @@ class Portfolios:
             book.cost[trade.key] = book.cost.get(trade.key, ZERO) + trade.entry_price * quantity
             self._holders.setdefault(trade.key, set()).add(strategy_id)
 
-    def add_realised(self, strategy_id: int, amount: Decimal) -> None:
-        self._books[strategy_id].realised += amount
+    def close_trade(self, strategy_id: int, trade_id: int, realised: Decimal) -> None:
+        """Count a trade closed today with its P&L (idempotent: a trade counts once)."""
+        self._books[strategy_id].closed[trade_id] = realised
 
-    def set_realised(self, strategy_id: int, realised: Decimal) -> None:
-        self._books[strategy_id].realised = realised
+    def reopen(self, strategy_id: int, trade_id: int) -> None:
+        """A trade counted as closed is open again (late fills of its entry)."""
+        self._books[strategy_id].closed.pop(trade_id, None)
+
+    def set_closed(self, strategy_id: int, closed: Mapping[int, Decimal]) -> None:
+        """The strategy's trades closed today as the database has them; rebuild after it.
+        Trades closed here stay counted (their close may not be committed yet)."""
+        self._books[strategy_id].closed.update(closed)
 
     def pnl(self, strategy_id: int) -> Decimal:
         book = self._books[strategy_id]
@@ -113,7 +124,7 @@ class Portfolios:
             price = self._prices.get(symbol)
             if price is not None:
                 unrealised += quantity * price - book.cost[symbol]
-        return book.realised + book.open_realised + unrealised
+        return sum(book.closed.values(), ZERO) + book.open_realised + unrealised
 
     def peak(self, strategy_id: int) -> Decimal:
         return self._books[strategy_id].peak
@@ -163,5 +174,6 @@ class Portfolios:
         and hits."""
         self.day_start = day_start
         for book in self._books.values():
-            book.realised, book.peak, book.hit = ZERO, ZERO, None
+            book.closed.clear()
+            book.peak, book.hit = ZERO, None
             book.open_realised = ZERO

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 class _Snapshot:
     trades: list[Trade]
     strategies: dict[int, StrategySettings]
-    realised: dict[int, Decimal]
+    closed: dict[int, dict[int, Decimal]]  # strategy → trade closed today → P&L
     peaks: dict[int, Decimal]
     hits: dict[int, str]
     dead_exits: set[int]  # exiting trades whose exit order is over
@@ -76,7 +76,7 @@ def _load(session: Session, since: datetime, day: date) -> _Snapshot:
             strategies[row.id] = StrategySettings.model_validate(row.settings or {})
         except ValueError:
             log.warning("strategy %s has invalid settings; portfolio limits off", row.id)
-    return _Snapshot(trades, strategies, store.realised_since(session, since),
+    return _Snapshot(trades, strategies, store.closed_realised_since(session, since),
                      store.peaks(session, day), store.hit_strategies(session, day), dead)
 
 
@@ -89,7 +89,7 @@ async def restore(manager: TradeManager) -> None:
     for strategy_id, settings in snapshot.strategies.items():
         hit = snapshot.hits.get(strategy_id)
         manager.configure_strategy(strategy_id, settings,
-                                   realised=snapshot.realised.get(strategy_id, ZERO),
+                                   closed=snapshot.closed.get(strategy_id, {}),
                                    peak=snapshot.peaks.get(strategy_id, ZERO),
                                    hit=ExitReason(hit) if hit else None)
     gone = await _closed_outside(manager, snapshot.trades)
