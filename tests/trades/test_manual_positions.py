@@ -12,7 +12,7 @@ from tradewarden.brokers.instruments import bundled_master
 from tradewarden.crypto import SecretBox, key_from_secret
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
 from tradewarden.domain.orders import OrderType, Side
-from tradewarden.domain.trades import Trade
+from tradewarden.domain.trades import IST, Trade
 from tradewarden.engine.holdings import HoldingsReconciler
 from tradewarden.engine.ledger import Ledger, utcnow
 from tradewarden.engine.trades.recorder import TradeRecorder
@@ -75,6 +75,7 @@ async def test_a_manual_sell_in_the_holdings_reduces_then_closes_the_long_trade(
     trade = _trade(db, entry)
     assert (trade.status.value, trade.open_quantity) == ("active", 6)
     assert trade.exited_quantity == 4 and trade.realised_pnl == Decimal("120")  # broker's 2530
+    assert trade.realised_on(utcnow().astimezone(IST).date()) == Decimal("120")  # stored
     assert trade.exit_reason is not None and trade.exit_reason.value == "closed_outside"
 
     assert _check(holdings, owner, held=3) == ["manual_sell"]  # no broker price: our feed's

@@ -7,13 +7,16 @@ Pure: no I/O. Prices are ``Decimal``; the tick engine works on floats and report
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from tradewarden.domain.money import ZERO, round_to_step
 from tradewarden.domain.orders import Side
 from tradewarden.domain.strategy import Level, LevelKind
+
+IST = ZoneInfo("Asia/Kolkata")
 
 HUNDRED = Decimal(100)
 
@@ -104,6 +107,9 @@ class Trade:
     version: int = 1
     booked_strategy_id: int | None = None  # where the entry's orders are booked (see exits)
     booked_label: str | None = None
+    #: the realised P&L it had before its first exit of ``day_base_date`` (IST trading day)
+    day_base_pnl: Decimal | None = None
+    day_base_date: date | None = None
 
     @property
     def key(self) -> str:
@@ -120,6 +126,19 @@ class Trade:
 
     def pnl_of_exit(self, quantity: int, price: Decimal) -> Decimal:
         return (price - self.entry_price) * quantity * self.side.sign
+
+    def realised_on(self, day: date) -> Decimal:
+        """What the trade realised on trading day ``day`` (its exits of that day)."""
+        if self.day_base_date != day:
+            return ZERO
+        return self.realised_pnl - (self.day_base_pnl or ZERO)
+
+    def before_realised_change(self, moment: datetime) -> None:
+        """Call before booking an exit at ``moment``: the first one of a trading day keeps
+        what was realised before it, so :meth:`realised_on` tells that day's part."""
+        day = moment.astimezone(IST).date()
+        if self.day_base_date != day:
+            self.day_base_pnl, self.day_base_date = self.realised_pnl, day
 
 
 def level_price(entry: Decimal, level: Level, *, side: TradeSide, above: bool,

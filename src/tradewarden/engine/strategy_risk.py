@@ -70,9 +70,9 @@ class StrategyRisk:
             return None
         pnl = self.pnl(strategy.id)
         if pnl is None:
-            midnight = datetime.combine(self.now.astimezone(IST).date(), datetime.min.time(),
-                                        IST).astimezone(UTC)
-            pnl = trade_store.realised_since(self.session, midnight, [strategy.id]).get(
+            day = self.now.astimezone(IST).date()
+            midnight = datetime.combine(day, datetime.min.time(), IST).astimezone(UTC)
+            pnl = trade_store.realised_on(self.session, day, midnight, [strategy.id]).get(
                 strategy.id, ZERO)
         if pnl <= -limit:
             return (f"strategy {strategy.name} lost {-pnl:.2f} today, at or beyond its daily "

@@ -339,6 +339,9 @@ class TradeRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # realised P&L before the first exit of day_base_date (IST): that day's part is the rest
+    day_base_pnl: Mapped[Decimal | None] = mapped_column(Money)
+    day_base_date: Mapped[date | None] = mapped_column(Date)
 
 
 class StrategyDay(Base):

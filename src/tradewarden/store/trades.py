@@ -34,7 +34,8 @@ def trade_from_row(row: Row[Any] | Any) -> Trade:
         exit_order_id=row.exit_order_id, exited_quantity=row.exited_quantity,
         exit_value=row.exit_value, exit_price=row.exit_price, realised_pnl=row.realised_pnl,
         closed_at=row.closed_at, version=row.version,
-        booked_strategy_id=row.booked_strategy_id, booked_label=row.booked_label)
+        booked_strategy_id=row.booked_strategy_id, booked_label=row.booked_label,
+        day_base_pnl=row.day_base_pnl, day_base_date=row.day_base_date)
 
 
 def trade_values(trade: Trade) -> dict[str, Any]:
@@ -54,6 +55,7 @@ def trade_values(trade: Trade) -> dict[str, Any]:
         "realised_pnl": trade.realised_pnl, "opened_at": trade.opened_at,
         "updated_at": trade.updated_at, "closed_at": trade.closed_at, "version": trade.version,
         "booked_strategy_id": trade.booked_strategy_id, "booked_label": trade.booked_label,
+        "day_base_pnl": trade.day_base_pnl, "day_base_date": trade.day_base_date,
     }
 
 
@@ -170,28 +172,30 @@ def closed_trades(session: Session, user_id: int, *, strategy_id: int | None = N
     return [trade_from_row(row) for row in session.execute(query)]
 
 
-def closed_realised_since(session: Session, since: datetime,
-                          strategy_ids: Sequence[int] | None = None,
-                          ) -> dict[int, dict[int, Decimal]]:
-    """Realised P&L of each trade closed since ``since``, per strategy (strategy id → trade id
-    → P&L)."""
-    query = select(TRADES.c.strategy_id, TRADES.c.id, TRADES.c.realised_pnl).where(
+def closed_realised_on(session: Session, day: date, since: datetime,
+                       strategy_ids: Sequence[int] | None = None,
+                       ) -> dict[int, dict[int, Decimal]]:
+    """What each trade closed since ``since`` (the start of trading day ``day``) realised on
+    that day, per strategy (strategy id → trade id → P&L)."""
+    query = select(TRADES).where(
         TRADES.c.strategy_id.is_not(None), TRADES.c.status == TradeStatus.CLOSED.value,
         TRADES.c.closed_at >= since)
     if strategy_ids is not None:
         query = query.where(TRADES.c.strategy_id.in_(list(strategy_ids)))
     found: dict[int, dict[int, Decimal]] = {}
-    for strategy_id, trade_id, pnl in session.execute(query):
-        found.setdefault(strategy_id, {})[trade_id] = pnl or ZERO
+    for row in session.execute(query):
+        trade = trade_from_row(row)
+        assert trade.strategy_id is not None
+        found.setdefault(trade.strategy_id, {})[trade.id] = trade.realised_on(day)
     return found
 
 
-def realised_since(session: Session, since: datetime,
-                   strategy_ids: Sequence[int] | None = None) -> dict[int, Decimal]:
-    """Realised P&L per strategy of trades closed since ``since`` (summed exactly, in
-    Python: SQLite would sum NUMERIC text as floats)."""
+def realised_on(session: Session, day: date, since: datetime,
+                strategy_ids: Sequence[int] | None = None) -> dict[int, Decimal]:
+    """Per strategy, what its trades closed since ``since`` realised on trading day ``day``
+    (summed exactly, in Python: SQLite would sum NUMERIC text as floats)."""
     return {strategy_id: sum(per_trade.values(), ZERO) for strategy_id, per_trade
-            in closed_realised_since(session, since, strategy_ids).items()}
+            in closed_realised_on(session, day, since, strategy_ids).items()}
 
 
 def funds_in_use(session: Session, strategy_id: int) -> Decimal:

@@ -73,7 +73,7 @@ class StrategyBooks:
             if row is None or row.deleted_at is not None:
                 return None, {}
             since = ist_midnight(self._day)
-            closed = store.closed_realised_since(session, since, [strategy_id])
+            closed = store.closed_realised_on(session, self._day, since, [strategy_id])
             return (StrategySettings.model_validate(row.settings or {}),
                     closed.get(strategy_id, {}))
 
@@ -100,8 +100,8 @@ class StrategyBooks:
 
     async def _reload_realised(self, strategy_id: int) -> None:
         since = ist_midnight(self._day)
-        closed = await self.ledger.db.run(self.read_with, store.closed_realised_since, since,
-                                          [strategy_id])
+        closed = await self.ledger.db.run(self.read_with, store.closed_realised_on, self._day,
+                                          since, [strategy_id])
         if self.portfolios.knows(strategy_id):
             self.portfolios.set_closed(strategy_id, closed.get(strategy_id, {}))
             self._rebuild_portfolio(strategy_id)

@@ -42,7 +42,7 @@ from tradewarden.engine.intake import Intake
 from tradewarden.engine.ledger import AppliedEvent, Ledger
 from tradewarden.engine.price_feed import PriceFeed
 from tradewarden.engine.trades import notices
-from tradewarden.engine.trades.books import StrategyBooks, ist_day, ist_midnight
+from tradewarden.engine.trades.books import StrategyBooks, ist_day
 from tradewarden.engine.trades.exits import ExitSender
 from tradewarden.engine.trades.portfolio import Portfolios
 from tradewarden.engine.trades.recorder import TRADE_ID
@@ -396,7 +396,8 @@ class TradeManager(StrategyBooks):
         if trade.strategy_id is not None and self.portfolios.knows(trade.strategy_id):
             # count the closed trade's P&L at once (the exact total is reloaded below), so
             # the daily loss limit never sees its loss vanish in between
-            self.portfolios.close_trade(trade.strategy_id, trade.id, trade.realised_pnl)
+            self.portfolios.close_trade(trade.strategy_id, trade.id,
+                                        trade.realised_on(self._day))
             self._rebuild_portfolio(trade.strategy_id)
             self._check_portfolio(trade.strategy_id)
             self._spawn(self._reload_realised(trade.strategy_id))
@@ -573,7 +574,7 @@ class TradeManager(StrategyBooks):
                 today = ist_day(self._clock())
                 if today != self._day:
                     self._day = today
-                    self.portfolios.new_day(ist_midnight(today))
+                    self.portfolios.new_day(today)
                     self._stuck_alerted.clear()
                     self._oversized.clear()
                 await self._square_off()

@@ -3,16 +3,15 @@
 A strategy's P&L is its realised P&L today plus the unrealised P&L of its open trades. Per
 strategy and symbol we keep the signed open quantity and the signed entry cost, so a tick in
 one symbol updates only the strategies holding it: unrealised = sum(quantity * LTP - cost).
-Realised today is that of the trades closed today plus what open trades opened today have
-already realised by partial exits (a trade opened on an earlier day does not carry its
-earlier partial exits into today's figure).
+Realised today is what the strategy's trades realised by exits made today (``Trade.realised_on``):
+trades closed today, counted once each, and partial exits of trades still open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 
 from tradewarden.domain.money import ZERO
@@ -55,7 +54,7 @@ class _Book:
     quantity: dict[str, int] = field(default_factory=dict)  # symbol → signed open quantity
     cost: dict[str, Decimal] = field(default_factory=dict)  # symbol → signed entry cost
     hit: ExitReason | None = None
-    open_realised: Decimal = ZERO  # partial exits of open trades opened today
+    open_realised: Decimal = ZERO  # today's partial exits of open trades
 
 
 class Portfolios:
@@ -65,9 +64,8 @@ class Portfolios:
         self._books: dict[int, _Book] = {}
         self._holders: dict[str, set[int]] = {}  # symbol → strategies with open quantity
         self._prices: dict[str, Decimal] = {}
-        #: the start of the trading day (UTC): open trades opened since count their partial
-        #: exits in today's realised P&L
-        self.day_start: datetime | None = None
+        #: the trading day (IST) whose realised P&L counts
+        self.day: date | None = None
 
     def configure(self, strategy_id: int, limits: PortfolioLimits, *,
                   closed: Mapping[int, Decimal] | None = None, peak: Decimal = ZERO,
@@ -92,10 +90,7 @@ class Portfolios:
         book.quantity.clear()
         book.cost.clear()
         trades = [t for t in trades if t.id not in book.closed]  # closed, as far as we know
-        book.open_realised = sum(
-            (t.realised_pnl for t in trades
-             if t.exited_quantity and (self.day_start is None or t.opened_at >= self.day_start)),
-            ZERO)
+        book.open_realised = sum((t.realised_on(self.day) for t in trades if self.day), ZERO)
         for trade in trades:
             quantity = trade.open_quantity * trade.side.sign
             if quantity == 0:
@@ -169,10 +164,10 @@ class Portfolios:
         book = self._books.get(strategy_id)
         return book is not None and book.hit is not None
 
-    def new_day(self, day_start: datetime) -> None:
+    def new_day(self, day: date) -> None:
         """Forget the previous day's realised P&L (also open trades' partial exits), peaks
         and hits."""
-        self.day_start = day_start
+        self.day = day
         for book in self._books.values():
             book.closed.clear()
             book.peak, book.hit = ZERO, None

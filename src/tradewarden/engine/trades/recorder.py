@@ -103,6 +103,7 @@ class TradeRecorder:
     def _on_entry_fill(self, session: Session, order: Order) -> None:
         trade = store.trade_for_entry(session, order.id, for_update=True)
         if trade is not None:
+            trade.before_realised_change(self._clock())  # a new entry price re-prices exits
             trade.quantity = order.filled_quantity
             trade.entry_price = order.average_price
             _recompute(trade)
@@ -181,6 +182,7 @@ class TradeRecorder:
 
     def _book_exit(self, session: Session, trade: Trade, quantity: int, value: Decimal,
                    now: datetime) -> None:
+        trade.before_realised_change(now)
         trade.exited_quantity += quantity
         trade.exit_value += value
         _recompute(trade)

@@ -76,7 +76,7 @@ def _load(session: Session, since: datetime, day: date) -> _Snapshot:
             strategies[row.id] = StrategySettings.model_validate(row.settings or {})
         except ValueError:
             log.warning("strategy %s has invalid settings; portfolio limits off", row.id)
-    return _Snapshot(trades, strategies, store.closed_realised_since(session, since),
+    return _Snapshot(trades, strategies, store.closed_realised_on(session, day, since),
                      store.peaks(session, day), store.hit_strategies(session, day), dead)
 
 
@@ -100,7 +100,7 @@ async def restore(manager: TradeManager) -> None:
         if trade.id not in closed:
             manager.refresh(trade, exit_order_dead=trade.id in snapshot.dead_exits,
                             portfolio=False)
-    manager.portfolios.day_start = ist_midnight(day)
+    manager.portfolios.day = day
     manager.rebuild_portfolios()
     log.info("trades: %d open trade(s) restored, %d closed outside",
              len(snapshot.trades) - len(closed), len(closed))
