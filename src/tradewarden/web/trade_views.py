@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.money import ZERO
-from tradewarden.domain.trades import Trade, TradeStatus
+from tradewarden.domain.trades import Trade
 from tradewarden.engine.trades.operations import TradeView
 from tradewarden.store.tables import Strategy, TradeRow
 from tradewarden.web.formatting import UNKNOWN
@@ -34,16 +34,15 @@ def strategy_names(session: Session, user_id: int) -> dict[int, str]:
     return {strategy_id: display_name(name) for strategy_id, name in rows}
 
 
-def realised_since(session: Session, user_id: int,
-                   since: datetime) -> dict[int | None, Decimal]:
-    """Realised P&L of the user's trades closed since ``since``, by strategy (summed exactly
-    in Python, like the trade store)."""
+def realised_on(session: Session, user_id: int, day: date) -> dict[int | None, Decimal]:
+    """What the user's trades realised by exits made on trading day ``day``, by strategy (the
+    engine's figure: ``Trade.realised_on``; summed exactly in Python)."""
     totals: dict[int | None, Decimal] = {}
-    rows = session.execute(select(TradeRow.strategy_id, TradeRow.realised_pnl).where(
-        TradeRow.user_id == user_id, TradeRow.status == TradeStatus.CLOSED.value,
-        TradeRow.closed_at >= since))
-    for strategy_id, pnl in rows:
-        totals[strategy_id] = totals.get(strategy_id, ZERO) + (pnl or ZERO)
+    rows = session.execute(select(TradeRow.strategy_id, TradeRow.realised_pnl,
+                                  TradeRow.day_base_pnl).where(
+        TradeRow.user_id == user_id, TradeRow.day_base_date == day))
+    for strategy_id, pnl, base in rows:
+        totals[strategy_id] = totals.get(strategy_id, ZERO) + (pnl or ZERO) - (base or ZERO)
     return totals
 
 

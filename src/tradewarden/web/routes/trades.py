@@ -92,11 +92,11 @@ class Loaded:
     realised: dict[int | None, Decimal]
 
 
-def _load(services: Services, user_id: int, today_start: datetime) -> Loaded:
+def _load(services: Services, user_id: int, today: date) -> Loaded:
     with services.db.read() as session:
         return Loaded(trade_views.strategy_names(session, user_id),
                       [(row.id, row.name) for row in Strategies(session, user_id).list()],
-                      trade_views.realised_since(session, user_id, today_start))
+                      trade_views.realised_on(session, user_id, today))
 
 
 @router.get("/trades")
@@ -105,7 +105,7 @@ async def trades(request: Request, session: SessionDep) -> Response:
     ops = services.engine.trade_ops
     today = datetime.now(IST).date()
     query = _parse(request.query_params, today)
-    loaded = await services.db.run(_load, services, session.user_id, day_start(today))
+    loaded = await services.db.run(_load, services, session.user_id, today)
     if query.strategy_id is not None and query.strategy_id not in loaded.names:
         query.errors["strategy"] = "unknown strategy"
     history: list[Trade] = []
