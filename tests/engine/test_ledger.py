@@ -27,6 +27,7 @@ from tradewarden.engine.ledger import (
     OrderNotFound,
 )
 from tradewarden.store.db import Database
+from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.repositories import Orders
 from tradewarden.store.tables import FillRow, OrderEventRow, OrderRow
 
@@ -152,6 +153,66 @@ async def test_refusals_write_nothing_so_one_transaction_can_carry_on(
     for order_id, (status, version, event_count) in expected.items():
         row, events, _ = _state(db, order_id)
         assert (row.status, row.version, len(events)) == (status, version, event_count)
+
+
+async def test_apply_many_writes_like_one_by_one_in_few_statements(
+    ledger: Ledger, owner: Owner, db: Database
+) -> None:
+    orders = [new_order(owner) for _ in range(4)]
+    for order in orders:
+        await ledger.create(order)
+        await ledger.apply(order.id, OrderEvent(E.ORDER_SUBMITTED))
+        await ledger.apply(order.id, OrderEvent(E.ORDER_ACCEPTED, broker_order_id=order.id[-8:],
+                                                broker_status="OPEN"))
+    current = {o.id: _state(db, o.id)[0] for o in orders}
+    known = {order_id: order_from_row(row) for order_id, row in current.items()}
+    cancelled, modified, both, filled = orders
+    subscription = ledger.bus.subscribe()
+    with db.transaction() as session:
+        applied = ledger.apply_many_in_session(session, [
+            (known[cancelled.id], [OrderEvent(E.ORDER_CANCELLED, EventSource.MANUAL,
+                                              cancelled_by=CancelledBy.MANUAL)]),
+            (known[modified.id], [OrderEvent(E.ORDER_MODIFIED, EventSource.MANUAL,
+                                             price=Decimal("2499.95"))]),
+            (known[both.id], [OrderEvent(E.ORDER_MODIFIED, EventSource.MANUAL, quantity=12),
+                              OrderEvent(E.ORDER_CANCELLED, EventSource.MANUAL,
+                                         cancelled_by=CancelledBy.MANUAL)]),
+            (known[filled.id], [OrderEvent(E.ORDER_FILLED, EventSource.BROKER,
+                                           filled_quantity=10, fills=(_fill("F-many", 10),))]),
+        ])
+    assert subscription.pending() == 0  # the caller publishes after its commit
+    assert [(a.order.id, a.type) for a in applied] == [
+        (filled.id, E.ORDER_FILLED),  # fills take the one-by-one path
+        (cancelled.id, E.ORDER_CANCELLED), (modified.id, E.ORDER_MODIFIED),
+        (both.id, E.ORDER_MODIFIED), (both.id, E.ORDER_CANCELLED)]
+    assert len({a.event_id for a in applied}) == 5
+    expected = {cancelled.id: ("cancelled", 4, 4), modified.id: ("open", 4, 4),
+                both.id: ("cancelled", 5, 5), filled.id: ("filled", 4, 4)}
+    for order_id, (status, version, event_count) in expected.items():
+        row, events, _ = _state(db, order_id)
+        assert (row.status, row.version, len(events)) == (status, version, event_count)
+        assert [e.sequence for e in events] == list(range(1, event_count + 1))
+    row, _, fills = _state(db, both.id)
+    assert row.quantity == 12 and row.cancelled_by == "manual"
+    assert _state(db, modified.id)[0].price == Decimal("2499.95") and fills == 0
+    assert _state(db, filled.id)[2] == 1
+
+
+async def test_apply_many_refuses_the_whole_batch_on_a_stale_order(
+    ledger: Ledger, owner: Owner, db: Database
+) -> None:
+    fresh, stale = new_order(owner), new_order(owner)
+    for order in (fresh, stale):
+        await ledger.create(order)
+    stale_copy = (await ledger.apply(stale.id, OrderEvent(E.ORDER_SUBMITTED))).order
+    await ledger.apply(stale.id, OrderEvent(E.ORDER_FAILED, reason_code=ReasonCode.LOST))
+    fresh_copy = order_from_row(_state(db, fresh.id)[0])
+    with pytest.raises(ConcurrencyConflict), db.transaction() as session:
+        ledger.apply_many_in_session(session, [
+            (fresh_copy, [OrderEvent(E.ORDER_SUBMITTED)]),
+            (stale_copy, [OrderEvent(E.ORDER_ACCEPTED, broker_order_id="PB-9")])])
+    assert _state(db, fresh.id)[0].status == "created"  # rolled back with the batch
+    assert _state(db, stale.id)[0].status == "failed"
 
 
 async def test_duplicate_fills_are_ignored_by_fill_id(ledger: Ledger, owner: Owner,

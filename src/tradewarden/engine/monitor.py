@@ -521,8 +521,9 @@ class Monitor:
         transaction with a savepoint per order so the others still go in."""
         try:
             with self.ledger.db.transaction() as session:
-                return [applied for order, seen, fills in changes
-                        for applied in self._apply_order(session, order, seen, fills)]
+                return self.ledger.apply_many_in_session(session, [
+                    (order, events_from_broker(order, seen, EventSource.RECONCILIATION, fills))
+                    for order, seen, fills in changes])
         except (InvalidEvent, LedgerError):
             pass
         results: list[AppliedEvent] = []
