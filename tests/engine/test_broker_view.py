@@ -84,7 +84,7 @@ def test_nothing_changed_means_no_events() -> None:
 
 
 def test_external_ids_are_unique_per_account() -> None:
-    from tradewarden.engine.monitor import external_client_order_id
+    from tradewarden.engine.strays import external_client_order_id
 
     first = external_client_order_id(1, "1000000000001")
     assert first != external_client_order_id(2, "1000000000001")

@@ -24,7 +24,8 @@ from tradewarden.domain.orders import Order, OrderType, Product, Side, new_clien
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.engine.accounts import AccountDirectory, AccountInfo
 from tradewarden.engine.ledger import Ledger, utcnow
-from tradewarden.engine.monitor import UNKNOWN_TW_TAG, Monitor
+from tradewarden.engine.monitor import Monitor
+from tradewarden.engine.strays import UNKNOWN_TW_TAG
 from tradewarden.engine.tagged import UnrecordedTags
 from tradewarden.store.db import Database
 from tradewarden.store.order_mapping import order_from_row

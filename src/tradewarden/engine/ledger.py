@@ -161,6 +161,18 @@ class Ledger:
             return applied
         raise AssertionError("unreachable")
 
+    async def write_and_publish(self, write: Callable[..., list[AppliedEvent]],
+                                *args: Any) -> list[AppliedEvent]:
+        """Run ``write(*args)`` (a transaction applying events) on the database thread and
+        publish what it applied — even if the caller is cancelled meanwhile: a committed change
+        must reach the bus."""
+        async def run() -> list[AppliedEvent]:
+            applied = await self.db.run(write, *args)
+            self.publish(applied)
+            return applied
+
+        return await asyncio.shield(asyncio.ensure_future(run()))
+
     def publish(self, applied: Iterable[AppliedEvent]) -> None:
         """Hand committed events to the bus (call only after the transaction committed)."""
         for item in applied:

@@ -11,29 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tradewarden.brokers.base import BrokerAdapter, BrokerFill, BrokerOrder
+from tradewarden.brokers.base import BrokerFill, BrokerOrder
 from tradewarden.brokers.errors import BrokerError, OrderNotFoundError
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.lifecycle import InvalidEvent
 from tradewarden.domain.orders import (
-    CLIENT_ORDER_ID_PREFIX,
     Order,
-    Origin,
-    new_order_id,
 )
-from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
@@ -41,14 +34,13 @@ from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.holdings import HoldingsReconciler, PositionEvent
 from tradewarden.engine.ledger import (
     AppliedEvent,
-    ConcurrencyConflict,
     Ledger,
     LedgerError,
     utcnow,
 )
+from tradewarden.engine.strays import StrayRecorder, is_external
 from tradewarden.engine.tagged import ORPHAN_GRACE_S, TaggedOrders, UnrecordedTags
 from tradewarden.metrics import Metrics
-from tradewarden.notify.outbox import alert_in_session
 from tradewarden.store.order_mapping import order_from_row
 from tradewarden.store.tables import OrderRow
 
@@ -56,19 +48,6 @@ log = logging.getLogger(__name__)
 
 #: One order to bring in line: our copy, the broker's view, and its account's fills.
 _Change = tuple[Order, BrokerOrder, list[BrokerFill]]
-
-#: ``Order.extra`` flag of an external order that carries one of our tags (an orphan).
-UNKNOWN_TW_TAG = "unknown_tw_tag"
-#: ``Order.extra`` key of an external order that is a second copy of one of ours: its id.
-DUPLICATE_OF = "duplicate_of"
-
-
-@dataclass(slots=True)
-class _Late:
-    """Late discoveries: the events applied, and the pairs refused (recorded as copies)."""
-
-    applied: list[AppliedEvent] = field(default_factory=list)
-    refused: list[tuple[Order, BrokerOrder]] = field(default_factory=list)
 
 #: How far back broker order ids are remembered to tell our orders from external ones.
 KNOWN_HORIZON = timedelta(days=7)
@@ -194,6 +173,7 @@ class Monitor:
                                    orphan_grace_s)
         self.holdings = HoldingsReconciler(ledger.db, accounts, self.metrics,
                                            self.tagged.unsettled_instruments)
+        self.strays = StrayRecorder(ledger)
         #: manual_buy / manual_sell events, for the notifier (ledger events go on the ledger bus)
         self.position_bus: EventBus[PositionEvent] = EventBus()
         self.holdings_every = holdings_every
@@ -342,12 +322,12 @@ class Monitor:
             return report, []
         report.orders_seen = len(book)
         unknown = [o for o in book if not self.view.is_known(account_id, o.broker_order_id)]
-        external = [o for o in unknown if _is_external(o)]
-        tagged = await self.tagged.sort(account_id, [o for o in unknown if not _is_external(o)])
+        external = [o for o in unknown if is_external(o)]
+        tagged = await self.tagged.sort(account_id, [o for o in unknown if not is_external(o)])
         for settled in tagged.settled:
             self.view.mark_known(account_id, settled.broker_order_id)
         if tagged.late:
-            late = await self._record_late(adapter, tagged.late)
+            late = await self.strays.record_late(adapter, tagged.late)
             report.events += len(late.applied)
             report.changes.extend(late.applied)
             tagged.duplicates.extend(late.refused)
@@ -379,7 +359,7 @@ class Monitor:
             except BrokerError as exc:  # transport trouble is never "not found"
                 log.info("order %s: targeted query failed: %s", order.id, exc)
         if vanished:
-            expired = await self._persist(self._expire_tx, vanished)
+            expired = await self.ledger.write_and_publish(self._expire_tx, vanished)
             report.events += len(expired)
             report.changes.extend(expired)
         if not changes:
@@ -391,17 +371,6 @@ class Monitor:
             except BrokerError as exc:
                 log.info("account %s: trade book not read: %s", account_id, exc)
         return report, [(order, seen, fills) for order, seen in changes]
-
-    async def _persist(self, write: Callable[..., list[AppliedEvent]],
-                       *args: Any) -> list[AppliedEvent]:
-        """Run a write and publish its events even if this account's reconciliation is cut
-        off meanwhile (a committed change must reach the view and the bus)."""
-        async def write_and_publish() -> list[AppliedEvent]:
-            applied = await self.ledger.db.run(write, *args)
-            self.ledger.publish(applied)
-            return applied
-
-        return await asyncio.shield(asyncio.ensure_future(write_and_publish()))
 
     def _definitely_gone(self, order: Order) -> bool:
         """Only repeated definitive "not found" answers over a grace period make an order gone
@@ -429,51 +398,6 @@ class Monitor:
                     log.info("order %s: not expired: %s", order.id, exc)
         return results
 
-    async def _record_late(self, adapter: BrokerAdapter,
-                           pairs: list[tuple[Order, BrokerOrder]]) -> _Late:
-        """Orders we had given up on (failed, or waiting to be retried) found at the broker
-        after all: their copies applied to them, each in its own savepoint."""
-        log.warning("order(s) %s, given up on, found at the broker after all",
-                    ", ".join(order.id for order, _ in pairs))
-        fills: list[BrokerFill] = []
-        if any(seen.filled_quantity > 0 for _, seen in pairs):
-            try:
-                fills = await adapter.trade_book()
-            except BrokerError as exc:
-                log.info("trade book not read for late orders: %s", exc)
-        late = _Late()
-        late.applied = await self._persist(self._late_tx, pairs, fills, late.refused)
-        return late
-
-    def _late_tx(self, pairs: list[tuple[Order, BrokerOrder]], fills: list[BrokerFill],
-                 refused: list[tuple[Order, BrokerOrder]]) -> list[AppliedEvent]:
-        results: list[AppliedEvent] = []
-        with self.ledger.db.transaction() as session:
-            for order, seen in pairs:
-                try:
-                    with session.begin_nested():
-                        results.extend(self._apply_late(session, order, seen, fills))
-                except ConcurrencyConflict as exc:  # changed meanwhile: sorted again next cycle
-                    log.info("order %s changed while its broker copy %s was applied: %s",
-                             order.id, seen.broker_order_id, exc)
-                except (InvalidEvent, LedgerError, IntegrityError) as exc:
-                    log.warning("order %s: broker copy %s not applied (%s); recorded apart",
-                                order.id, seen.broker_order_id, exc)
-                    refused.append((order, seen))
-        return results
-
-    def _apply_late(self, session: Session, order: Order, seen: BrokerOrder,
-                    fills: list[BrokerFill]) -> list[AppliedEvent]:
-        applied: list[AppliedEvent] = []
-        if order.status is OrderStatus.RETRY_PENDING:  # its retry must not go out now
-            applied.append(self.ledger.apply_in_session(session, order.id, OrderEvent(
-                EventType.ORDER_FAILED, EventSource.RECONCILIATION, reason_code=ReasonCode.LOST,
-                reason=f"found at the broker after all (broker id {seen.broker_order_id}); "
-                       "its retry is cancelled"), known=order))
-            order = applied[-1].order
-        return applied + self.ledger.apply_sequence_in_session(
-            session, order, events_from_broker(order, seen, EventSource.RECONCILIATION, fills))
-
     async def _record_external(self, account_id: int, seen: list[BrokerOrder],
                                duplicate_of: dict[str, str]) -> int:
         """Record orders placed at the broker's own app (no tag of ours), orphans (a tag of
@@ -483,38 +407,10 @@ class Monitor:
             owner = self.accounts.info(account_id).user_id
         except KeyError:
             return 0
-        applied = await self._persist(self._external_tx, account_id, owner, seen, duplicate_of)
+        applied = await self.strays.record_external(account_id, owner, seen, duplicate_of)
         for item in seen:
             self.view.mark_known(account_id, item.broker_order_id)
         return len({a.order.id for a in applied})
-
-    def _external_tx(self, account_id: int, owner: int, seen: list[BrokerOrder],
-                     duplicate_of: dict[str, str]) -> list[AppliedEvent]:
-        results: list[AppliedEvent] = []
-        with self.ledger.db.transaction() as session:
-            for broker_order in seen:
-                original = duplicate_of.get(broker_order.broker_order_id)
-                order = external_order(account_id, owner, broker_order, utcnow(), original)
-                try:
-                    with session.begin_nested():
-                        created = self.ledger.create_in_session(
-                            session, order, source=EventSource.MANUAL,
-                            detail={"broker_order_id": broker_order.broker_order_id})
-                        (submitted,) = self.ledger.apply_sequence_in_session(
-                            session, created.order, [OrderEvent(
-                                EventType.ORDER_SUBMITTED, EventSource.MANUAL,
-                                variety=broker_order.variety)])
-                        rest = self.ledger.apply_sequence_in_session(
-                            session, submitted.order,
-                            events_from_broker(submitted.order, broker_order,
-                                               EventSource.MANUAL))
-                        results.extend([created, submitted, *rest])
-                        if not _is_external(broker_order):
-                            _alert_stray(session, owner, account_id, broker_order, original)
-                except (InvalidEvent, LedgerError, IntegrityError) as exc:
-                    log.warning("external order %s not recorded: %s",
-                                broker_order.broker_order_id, exc)
-        return results
 
     def _apply_tx(self, changes: list[_Change]) -> list[AppliedEvent]:
         """Apply every change in one transaction; if one order's events are refused, redo the
@@ -540,50 +436,6 @@ class Monitor:
                      fills: list[BrokerFill]) -> list[AppliedEvent]:
         return self.ledger.apply_sequence_in_session(
             session, order, events_from_broker(order, seen, EventSource.RECONCILIATION, fills))
-
-
-def _alert_stray(session: Session, owner: int, account_id: int, seen: BrokerOrder,
-                 original: str | None) -> None:
-    what = (f"is a live copy of order {original} that cannot be tracked as that order (a "
-            "second copy, an earlier attempt of a retried order, or a copy changed at the "
-            "broker)" if original is not None else
-            "carries a Tradewarden tag that no order in the database does")
-    alert_in_session(
-        session, owner, "error",
-        f"Broker order {seen.broker_order_id} ({seen.side.value} {seen.quantity} "
-        f"{seen.exchange}:{seen.symbol}, tag {seen.tag}) {what}. It is recorded as an "
-        "external order so its fills count; check your position and cancel it at the broker "
-        "if it is not wanted.",
-        title="Unexpected Tradewarden order at the broker",
-        dedupe_key=f"stray:{account_id}:{seen.broker_order_id}")
-
-
-def _is_external(seen: BrokerOrder) -> bool:
-    """An order we did not place: no tag, or a tag that is not one of our client order ids."""
-    return not (seen.tag or "").startswith(CLIENT_ORDER_ID_PREFIX)
-
-
-def external_client_order_id(account_id: int, broker_order_id: str) -> str:
-    """A stable id for an external order: unique per account and broker order, ≤ 32 chars."""
-    digest = hashlib.sha256(f"{account_id}:{broker_order_id}".encode()).hexdigest()[:24]
-    return f"EXT{account_id % 10_000:04d}{digest}"[:32]
-
-
-def external_order(account_id: int, owner: int, seen: BrokerOrder, now: datetime,
-                   duplicate_of: str | None = None) -> Order:
-    """Our record of an order found at the broker that Tradewarden did not place (or, with
-    ``duplicate_of``, an unwanted second copy of one it did)."""
-    return Order(
-        id=new_order_id(), user_id=owner, account_id=account_id,
-        client_order_id=external_client_order_id(account_id, seen.broker_order_id),
-        exchange=seen.exchange,
-        symbol=seen.symbol, side=seen.side, quantity=seen.quantity,
-        order_type=seen.order_type, product=seen.product, price=seen.price,
-        trigger_price=seen.trigger_price, variety=seen.variety, validity=seen.validity,
-        origin=Origin.EXTERNAL, created_at=now, updated_at=now,
-        extra={**({"external_tag": seen.tag, UNKNOWN_TW_TAG: not _is_external(seen)}
-                  if seen.tag else {}),
-               **({DUPLICATE_OF: duplicate_of} if duplicate_of is not None else {})})
 
 
 def _differs(order: Order, seen: BrokerOrder) -> bool:
