@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table
 
 from tradewarden.brokers.instruments import bundled_master
+from tradewarden.crypto import SecretBox, key_from_secret
 from tradewarden.domain.orders import new_client_order_id, new_order_id
 from tradewarden.store import migrate
 from tradewarden.store.db import Database
@@ -23,7 +24,11 @@ from tradewarden.store.strategies import Strategies
 from tradewarden.store.tables import OrderRow
 
 CACHE_DIR = Path(".tradewarden-bench")
-DATASET_VERSION = "2"  # bump when the generated data changes shape
+DATASET_VERSION = "3"  # bump when the generated data changes shape
+#: The service under test is started with this secret, so the strategies' webhook secrets
+#: (encrypted at rest) are readable to it.
+SECRET_KEY = "tradewarden benchmark dataset key"
+BOX = SecretBox(key_from_secret(SECRET_KEY))
 STRATEGIES_PER_USER = 5
 SYMBOLS = 50
 DAYS = 365
@@ -55,7 +60,7 @@ def _setup_owners(db: Database, users: int) -> list[tuple[int, int, list[tuple[i
             strategies = [(row.id, row.name) for row in (
                 Strategies(session, user.id).create(
                     name=f"strategy-{k}", account_id=account.id, mode="both",
-                    position_guards=True, allow_amo=False, settings={})
+                    position_guards=True, allow_amo=False, settings={}, box=BOX)
                 for k in range(STRATEGIES_PER_USER))]
             owners.append((user.id, account.id, strategies))
     return owners

@@ -39,6 +39,7 @@ import httpx
 
 from benchmarks._orders_dataset import (
     DAYS,
+    SECRET_KEY,
     STRATEGIES_PER_USER,
     api_key,
     cached_database,
@@ -223,7 +224,8 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
                 [sys.executable, "-m", "tradewarden", "run", "--port", str(port), "--data-dir",
                  str(work / "data"), "--database-url", f"sqlite:///{database}"],
                 stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "TRADEWARDEN_LOG_LEVEL": "WARNING"})
+                env={**os.environ, "TRADEWARDEN_LOG_LEVEL": "WARNING",
+                     "TRADEWARDEN_SECRET_KEY": SECRET_KEY})
         try:
             _wait_healthy(f"http://127.0.0.1:{port}", service)
             asyncio.run(load(port, args.clients, args.warmup, args.users, names, rate))
