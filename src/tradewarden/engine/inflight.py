@@ -80,8 +80,9 @@ class InflightChecker:
 
         def load() -> list[str]:
             with db.read() as session:
-                return list(session.scalars(select(OrderRow.id).where(
-                    OrderRow.status == OrderStatus.SUBMITTING.value).order_by(OrderRow.id)))
+                # sorted here: ORDER BY id would make SQLite walk the whole primary key
+                return sorted(session.scalars(select(OrderRow.id).where(
+                    OrderRow.status == OrderStatus.SUBMITTING.value)))
 
         ids = await db.run(load)
         for order_id in ids:

@@ -243,10 +243,10 @@ class Intake:
         """Guard every order a crash left in ``created`` (startup path)."""
         def load() -> list[Order]:
             with self.ledger.db.read() as session:
+                # sorted here: ORDER BY id would make SQLite walk the whole primary key
                 rows = session.scalars(select(OrderRow)
-                                       .where(OrderRow.status == OrderStatus.CREATED.value)
-                                       .order_by(OrderRow.id))
-                return [order_from_row(row) for row in rows]
+                                       .where(OrderRow.status == OrderStatus.CREATED.value))
+                return sorted((order_from_row(row) for row in rows), key=lambda o: o.id)
 
         pending = await self.ledger.db.run(load)
         return await self.guard(pending) if pending else []

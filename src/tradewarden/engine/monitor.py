@@ -15,9 +15,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from tradewarden.brokers.base import BrokerFill, BrokerOrder
@@ -36,7 +35,6 @@ from tradewarden.engine.ledger import (
     AppliedEvent,
     Ledger,
     LedgerError,
-    utcnow,
 )
 from tradewarden.engine.strays import StrayRecorder, is_external
 from tradewarden.engine.tagged import ORPHAN_GRACE_S, TaggedOrders, UnrecordedTags
@@ -49,8 +47,7 @@ log = logging.getLogger(__name__)
 #: One order to bring in line: our copy, the broker's view, and its account's fills.
 _Change = tuple[Order, BrokerOrder, list[BrokerFill]]
 
-#: How far back broker order ids are remembered to tell our orders from external ones.
-KNOWN_HORIZON = timedelta(days=7)
+_ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
 
 #: Statuses the monitor watches: at the broker (or maybe), and not final.
 WATCHED = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL,
@@ -107,19 +104,17 @@ class CycleReport:
 
 class OrderView:
     """The non-final orders each account has at its broker, kept current from the bus, and
-    every broker order id the account's orders are known by (to spot external orders)."""
+    the broker order ids known to be ours (to spot external orders; filled as books show them)."""
 
     def __init__(self) -> None:
         self._by_account: dict[int, dict[str, Order]] = {}
         self._known: dict[int, set[str]] = {}
         self._versions: dict[str, int] = {}
 
-    def load(self, orders: Sequence[Order], known: Sequence[tuple[int, str]] = ()) -> None:
+    def load(self, orders: Sequence[Order]) -> None:
         self._by_account.clear()
         self._known.clear()
         self._versions.clear()
-        for account_id, broker_order_id in known:
-            self._known.setdefault(account_id, set()).add(broker_order_id)
         for order in orders:
             self.put(order)
 
@@ -178,7 +173,9 @@ class Monitor:
         self.position_bus: EventBus[PositionEvent] = EventBus()
         self.holdings_every = holdings_every
         self.account_timeout_s = max(1.0, interval_s)
-        self._cycles = 0
+        # the startup cycle skips the holdings check: a difference counts only once seen twice
+        # anyway, and the check reads every filled order of every account
+        self._cycles = 1
         self._cycle_lock = asyncio.Lock()
         self.metrics.describe("tradewarden_monitor_cycle_seconds", "histogram",
                               "Duration of one reconciliation cycle over all accounts.")
@@ -192,21 +189,16 @@ class Monitor:
         self.last: CycleReport | None = None
 
     async def load(self) -> int:
-        """Read the watched orders from the database (startup)."""
-        since = utcnow() - KNOWN_HORIZON
-
-        def query() -> tuple[list[Order], list[tuple[int, str]]]:
+        """Read the watched orders from the database (startup). Other broker ids of ours are
+        looked up when a book shows them (``_ours``), not read in advance."""
+        def query() -> list[Order]:
             with self.ledger.db.read() as session:
-                rows = session.scalars(select(OrderRow).where(
-                    OrderRow.status.in_([s.value for s in WATCHED]),
-                    OrderRow.broker_order_id.is_not(None)))
-                watched = [order_from_row(row) for row in rows]
-                known = session.execute(select(OrderRow.account_id, OrderRow.broker_order_id)
-                                        .where(OrderRow.broker_order_id.is_not(None),
-                                               OrderRow.updated_at >= since)).all()
-                return watched, [(a, b) for a, b in known if b is not None]
+                rows = session.execute(select(_ORDERS).where(
+                    _ORDERS.c.status.in_([s.value for s in WATCHED]),
+                    _ORDERS.c.broker_order_id.is_not(None)))
+                return [order_from_row(row) for row in rows]
 
-        self.view.load(*await self.ledger.db.run(query))
+        self.view.load(await self.ledger.db.run(query))
         self.view.follow(self._subscription)
         return len(self.view)
 
@@ -322,6 +314,12 @@ class Monitor:
             return report, []
         report.orders_seen = len(book)
         unknown = [o for o in book if not self.view.is_known(account_id, o.broker_order_id)]
+        if unknown:  # orders of ours not watched (final ones, mostly): known from now on
+            for broker_order_id in await self.ledger.db.run(
+                    self._ours, account_id, [o.broker_order_id for o in unknown]):
+                self.view.mark_known(account_id, broker_order_id)
+            unknown = [o for o in unknown
+                       if not self.view.is_known(account_id, o.broker_order_id)]
         external = [o for o in unknown if is_external(o)]
         tagged = await self.tagged.sort(account_id, [o for o in unknown if not is_external(o)])
         for settled in tagged.settled:
@@ -397,6 +395,13 @@ class Monitor:
                 except (InvalidEvent, LedgerError) as exc:
                     log.info("order %s: not expired: %s", order.id, exc)
         return results
+
+    def _ours(self, account_id: int, broker_order_ids: list[str]) -> list[str]:
+        """Which of these broker ids our orders of the account carry."""
+        with self.ledger.db.read() as session:
+            return [row for row in session.scalars(select(_ORDERS.c.broker_order_id).where(
+                _ORDERS.c.account_id == account_id,
+                _ORDERS.c.broker_order_id.in_(broker_order_ids))) if row is not None]
 
     async def _record_external(self, account_id: int, seen: list[BrokerOrder],
                                duplicate_of: dict[str, str]) -> int:
