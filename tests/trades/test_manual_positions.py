@@ -4,6 +4,7 @@ away from, in the transaction that records the position event, on SQLite and Pos
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -108,3 +109,32 @@ async def test_a_manual_buy_reduces_short_trades_and_leaves_longs_alone(
     assert _check(holdings, owner, held=5) == ["manual_buy"]
     assert _trade(db, short).open_quantity == 3
     assert _trade(db, long).open_quantity == 8
+
+
+async def test_an_exit_belongs_to_the_day_it_filled_not_the_day_it_was_recorded(
+        db: Database) -> None:
+    owner = seed_owner(db)
+    with db.transaction() as session:
+        strategy = Strategies(session, owner.user_id).create(
+            name="late-news", account_id=owner.account_id, mode="both", position_guards=False,
+            allow_amo=False, settings={"stop_loss": {"kind": "points", "value": 50},
+                                       "square_off_time": None}, box=BOX).id
+    recorder = TradeRecorder(bundled_master())
+    ledger = Ledger(db)
+    ledger.add_recorder(recorder)
+    entry = await _filled_entry(db, ledger, owner, strategy, Side.BUY, 10, "E1")
+    # a sell of the strategy that filled yesterday at 15:25 IST, recorded only now
+    yesterday_close = datetime.combine(utcnow().astimezone(IST).date() - timedelta(days=1),
+                                       time(15, 25), IST)
+    sell = replace(new_order(owner, quantity=4), strategy_id=strategy, side=Side.SELL,
+                   order_type=OrderType.MARKET, price=None)
+    await ledger.create(sell)
+    await ledger.apply(sell.id, OrderEvent(EventType.ORDER_SUBMITTED))
+    await ledger.apply(sell.id, OrderEvent(
+        EventType.ORDER_FILLED, EventSource.BROKER, broker_order_id="B-S1", filled_quantity=4,
+        average_price=Decimal("2450"),
+        fills=(FillData("S1", 4, Decimal("2450"), yesterday_close),)))
+    trade = _trade(db, entry)
+    assert trade.open_quantity == 6 and trade.realised_pnl == Decimal("-200")
+    assert trade.realised_on(yesterday_close.date()) == Decimal("-200")
+    assert trade.realised_on(utcnow().astimezone(IST).date()) == Decimal("0")

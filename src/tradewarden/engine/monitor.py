@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 _Change = tuple[Order, BrokerOrder, list[BrokerFill]]
 
 _ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
+#: Broker ids per look-up statement (database parameter limits).
+OURS_CHUNK = 5_000
 
 #: Statuses the monitor watches: at the broker (or maybe), and not final.
 WATCHED = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL,
@@ -173,9 +175,9 @@ class Monitor:
         self.position_bus: EventBus[PositionEvent] = EventBus()
         self.holdings_every = holdings_every
         self.account_timeout_s = max(1.0, interval_s)
-        # the startup cycle skips the holdings check: a difference counts only once seen twice
-        # anyway, and the check reads every filled order of every account
-        self._cycles = 1
+        # the startup cycle skips the holdings check (a difference counts only once seen twice
+        # anyway, and the check reads every filled order of every account); the next one runs it
+        self._cycles = holdings_every - 1
         self._cycle_lock = asyncio.Lock()
         self.metrics.describe("tradewarden_monitor_cycle_seconds", "histogram",
                               "Duration of one reconciliation cycle over all accounts.")
@@ -315,8 +317,14 @@ class Monitor:
         report.orders_seen = len(book)
         unknown = [o for o in book if not self.view.is_known(account_id, o.broker_order_id)]
         if unknown:  # orders of ours not watched (final ones, mostly): known from now on
-            for broker_order_id in await self.ledger.db.run(
-                    self._ours, account_id, [o.broker_order_id for o in unknown]):
+            found: list[str] = []
+            try:
+                found = await self.ledger.db.run(self._ours, account_id,
+                                                 [o.broker_order_id for o in unknown])
+            except Exception as exc:  # sorted next cycle; the rest of this one goes on
+                log.info("account %s: broker ids not looked up: %s", account_id, exc)
+                unknown = []
+            for broker_order_id in found:
                 self.view.mark_known(account_id, broker_order_id)
             unknown = [o for o in unknown
                        if not self.view.is_known(account_id, o.broker_order_id)]
@@ -398,10 +406,15 @@ class Monitor:
 
     def _ours(self, account_id: int, broker_order_ids: list[str]) -> list[str]:
         """Which of these broker ids our orders of the account carry."""
+        found: list[str] = []
         with self.ledger.db.read() as session:
-            return [row for row in session.scalars(select(_ORDERS.c.broker_order_id).where(
-                _ORDERS.c.account_id == account_id,
-                _ORDERS.c.broker_order_id.in_(broker_order_ids))) if row is not None]
+            for start in range(0, len(broker_order_ids), OURS_CHUNK):
+                found.extend(row for row in session.scalars(
+                    select(_ORDERS.c.broker_order_id).where(
+                        _ORDERS.c.account_id == account_id,
+                        _ORDERS.c.broker_order_id.in_(
+                            broker_order_ids[start:start + OURS_CHUNK]))) if row is not None)
+        return found
 
     async def _record_external(self, account_id: int, seen: list[BrokerOrder],
                                duplicate_of: dict[str, str]) -> int:

@@ -5,7 +5,7 @@ allocated funds. Exits are never blocked by these."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -71,8 +71,7 @@ class StrategyRisk:
         pnl = self.pnl(strategy.id)
         if pnl is None:
             day = self.now.astimezone(IST).date()
-            midnight = datetime.combine(day, datetime.min.time(), IST).astimezone(UTC)
-            pnl = trade_store.realised_on(self.session, day, midnight, [strategy.id]).get(
+            pnl = trade_store.realised_on(self.session, day, [strategy.id]).get(
                 strategy.id, ZERO)
         if pnl <= -limit:
             return (f"strategy {strategy.name} lost {-pnl:.2f} today, at or beyond its daily "

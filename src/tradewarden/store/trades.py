@@ -190,12 +190,18 @@ def closed_realised_on(session: Session, day: date, since: datetime,
     return found
 
 
-def realised_on(session: Session, day: date, since: datetime,
+def realised_on(session: Session, day: date,
                 strategy_ids: Sequence[int] | None = None) -> dict[int, Decimal]:
-    """Per strategy, what its trades closed since ``since`` realised on trading day ``day``
+    """Per strategy, what its trades (open or closed) realised by exits of trading day ``day``
     (summed exactly, in Python: SQLite would sum NUMERIC text as floats)."""
-    return {strategy_id: sum(per_trade.values(), ZERO) for strategy_id, per_trade
-            in closed_realised_on(session, day, since, strategy_ids).items()}
+    query = select(TRADES.c.strategy_id, TRADES.c.realised_pnl, TRADES.c.day_base_pnl).where(
+        TRADES.c.strategy_id.is_not(None), TRADES.c.day_base_date == day)
+    if strategy_ids is not None:
+        query = query.where(TRADES.c.strategy_id.in_(list(strategy_ids)))
+    totals: dict[int, Decimal] = {}
+    for strategy_id, pnl, base in session.execute(query):
+        totals[strategy_id] = totals.get(strategy_id, ZERO) + (pnl or ZERO) - (base or ZERO)
+    return totals
 
 
 def funds_in_use(session: Session, strategy_id: int) -> Decimal:

@@ -176,13 +176,17 @@ class TradeRecorder:
                 trade.exit_reason = ExitReason(reason)
         quantity = _fill_delta(event)
         if quantity:
-            self._book_exit(session, trade, quantity, _value_delta(event), now)
+            self._book_exit(session, trade, quantity, _value_delta(event), now,
+                            _filled_at(event))
         trade.updated_at = now
         store.save_trade(session, trade)
 
     def _book_exit(self, session: Session, trade: Trade, quantity: int, value: Decimal,
-                   now: datetime) -> None:
-        trade.before_realised_change(now)
+                   now: datetime, filled_at: datetime | None = None) -> None:
+        """Book an exit of ``quantity`` worth ``value``; its P&L belongs to the trading day of
+        ``filled_at`` (the fill, when the broker said; a fill recorded after a restart is not
+        today's), else of ``now``."""
+        trade.before_realised_change(filled_at or now)
         trade.exited_quantity += quantity
         trade.exit_value += value
         _recompute(trade)
@@ -217,7 +221,7 @@ class TradeRecorder:
                 continue
             trade.exit_reason = trade.exit_reason or (
                 ExitReason.CLOSED_OUTSIDE if external else ExitReason.MANUAL_EXIT)
-            self._book_exit(session, trade, take, price * take, now)
+            self._book_exit(session, trade, take, price * take, now, _filled_at(event))
             trade.updated_at = now
             store.save_trade(session, trade)
             quantity -= take
@@ -266,6 +270,19 @@ def _recompute(trade: Trade) -> None:
                           ) * trade.side.sign
     trade.exit_price = (trade.exit_value / trade.exited_quantity
                         if trade.exited_quantity else None)
+
+
+def _filled_at(event: AppliedEvent) -> datetime | None:
+    """When the event's last fill happened, if the broker said (its ``fills``)."""
+    moments: list[datetime] = []
+    for fill in event.payload.get("fills") or ():
+        try:
+            moment = datetime.fromisoformat(str(fill["filled_at"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if moment.tzinfo is not None:
+            moments.append(moment)
+    return max(moments) if moments else None
 
 
 def _fill_delta(event: AppliedEvent) -> int:

@@ -7,7 +7,8 @@ Create Date: 2026-11-21
 A strategy's daily P&L (portfolio limits, daily loss limit) must count what its trades realised
 *that day*. A trade keeps one running ``realised_pnl``; ``day_base_pnl`` is what it had before
 its first exit of ``day_base_date`` (IST), so that day's part is the difference. Existing trades
-with exits get the day of their last change and a base of 0 (what they counted before).
+with exits get a base of 0 on the day they closed (open ones: the day they opened), which
+gives the figures the code counted before the upgrade.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ def upgrade() -> None:
     op.add_column("trades", sa.Column("day_base_date", sa.Date(), nullable=True))
     trades = sa.table("trades", sa.column("id", sa.BigInteger),
                       sa.column("exited_quantity", sa.Integer),
-                      sa.column("updated_at", tradewarden.store.types.UTCDateTime()),
+                      sa.column("opened_at", tradewarden.store.types.UTCDateTime()),
+                      sa.column("closed_at", tradewarden.store.types.UTCDateTime()),
                       sa.column("day_base_pnl", tradewarden.store.types.Money()),
                       sa.column("day_base_date", sa.Date()))
     bind = op.get_bind()
-    rows = bind.execute(sa.select(trades.c.id, trades.c.updated_at)
+    rows = bind.execute(sa.select(trades.c.id, trades.c.opened_at, trades.c.closed_at)
                         .where(trades.c.exited_quantity > 0)).all()
-    for trade_id, updated_at in rows:
-        moment = updated_at if isinstance(updated_at, datetime) else datetime.now(UTC)
+    for trade_id, opened_at, closed_at in rows:
+        moment = closed_at or opened_at
+        moment = moment if isinstance(moment, datetime) else datetime.now(UTC)
         bind.execute(sa.update(trades).where(trades.c.id == trade_id).values(
             day_base_pnl=0, day_base_date=moment.astimezone(IST).date()))
 
