@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,13 +15,15 @@ from tradewarden.brokers.base import BrokerAdapter, OrderRequest
 from tradewarden.brokers.paper.local import LocalPaperBroker
 from tradewarden.domain.events import EventType, OrderEvent
 from tradewarden.domain.instruments import InstrumentKey
-from tradewarden.domain.orders import OrderType, Product, Side
+from tradewarden.domain.orders import CancelledBy, OrderType, Product, Side
 from tradewarden.engine.accounts import AccountDirectory, AccountInfo
 from tradewarden.engine.ledger import Ledger
 from tradewarden.engine.monitor import Monitor
 from tradewarden.store.db import Database
 from tradewarden.store.repositories import Accounts, Users
 from tradewarden.store.tables import OrderRow
+
+RELIANCE = InstrumentKey("NSE", "RELIANCE")
 
 
 @pytest.fixture
@@ -117,3 +120,41 @@ async def test_misses_before_an_order_shows_up_do_not_count_later(
     assert _status(db, order_id) == "open"
     results = await asyncio.gather(monitor.cycle(), monitor.cycle())  # cycles never overlap
     assert all(r.accounts[0].error is None for r in results)
+
+
+async def test_a_fill_after_our_cancel_is_applied_also_after_a_restart(
+    db: Database, broker: LocalPaperBroker
+) -> None:
+    """BRIEF §3.1: a late fill after a cancel is applied, not ignored — by the running monitor
+    and by one started afterwards (from the database)."""
+    ledger = Ledger(db)
+
+    def place(tag: str, price: str) -> str:
+        return broker.exchange.place("paper-m", OrderRequest(
+            exchange="NSE", symbol="RELIANCE", side=Side.BUY, quantity=10,
+            order_type=OrderType.LIMIT, product=Product.CNC, price=Decimal(price), tag=tag))
+
+    first = await _open_order(db, ledger, place("TWLATEFILL000000001", "2500.05"))
+    with db.read() as session:
+        row = session.get(OrderRow, first)
+        assert row is not None
+        owner = Owner(row.user_id, row.account_id)
+    second = replace(new_order(owner), price=Decimal("2400"))
+    await ledger.create(second)
+    await ledger.apply(second.id, OrderEvent(EventType.ORDER_SUBMITTED))
+    await ledger.apply(second.id, OrderEvent(
+        EventType.ORDER_ACCEPTED, broker_order_id=place("TWLATEFILL000000002", "2400"),
+        broker_status="OPEN"))
+    running = await _monitor(db, ledger, broker)
+    for order_id in (first, second.id):  # we saw them cancelled (a stale answer); the broker not
+        await ledger.apply(order_id, OrderEvent(EventType.ORDER_CANCELLED,
+                                                cancelled_by=CancelledBy.USER))
+    await running.cycle()
+    broker.exchange.set_prices({RELIANCE: Decimal("2500")})  # the first one fills
+    await running.cycle()
+    assert (_status(db, first), _status(db, second.id)) == ("filled", "cancelled")
+
+    restarted = await _monitor(db, ledger, broker)  # a new process: from the database
+    broker.exchange.set_prices({RELIANCE: Decimal("2400")})  # the second one fills
+    await restarted.cycle()
+    assert _status(db, second.id) == "filled"

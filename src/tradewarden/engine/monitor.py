@@ -14,7 +14,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -31,11 +32,7 @@ from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.holdings import HoldingsReconciler, PositionEvent
-from tradewarden.engine.ledger import (
-    AppliedEvent,
-    Ledger,
-    LedgerError,
-)
+from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
 from tradewarden.engine.strays import StrayRecorder, is_external
 from tradewarden.engine.tagged import ORPHAN_GRACE_S, TaggedOrders, UnrecordedTags
 from tradewarden.metrics import Metrics
@@ -50,6 +47,12 @@ _Change = tuple[Order, BrokerOrder, list[BrokerFill]]
 _ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
 #: Broker ids per look-up statement (database parameter limits).
 OURS_CHUNK = 5_000
+
+#: How far back orders that ended cancelled or expired are watched for late fills at startup
+#: (brokers' books hold the day's orders).
+LATE_FILL_HORIZON = timedelta(days=1)
+#: Final statuses after which a broker can still report a fill (watched for late fills).
+ENDED_UNFILLED = frozenset({OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 
 #: Statuses the monitor watches: at the broker (or maybe), and not final.
 WATCHED = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL,
@@ -105,16 +108,20 @@ class CycleReport:
 
 
 class OrderView:
-    """The non-final orders each account has at its broker, kept current from the bus, and
-    the broker order ids known to be ours (to spot external orders; filled as books show them)."""
+    """The non-final orders each account has at its broker, kept current from the bus; the
+    orders that ended cancelled or expired, by broker id, while the broker's book still shows
+    them (a late fill after a cancel must be applied, BRIEF §3.1); and the broker order ids
+    known to be ours (to spot external orders; filled as books show them)."""
 
     def __init__(self) -> None:
         self._by_account: dict[int, dict[str, Order]] = {}
+        self._ended: dict[int, dict[str, Order]] = {}  # account → broker id → order
         self._known: dict[int, set[str]] = {}
         self._versions: dict[str, int] = {}
 
     def load(self, orders: Sequence[Order]) -> None:
         self._by_account.clear()
+        self._ended.clear()
         self._known.clear()
         self._versions.clear()
         for order in orders:
@@ -134,6 +141,29 @@ class OrderView:
             orders[order.id] = order
         else:
             orders.pop(order.id, None)
+        if order.broker_order_id is not None:
+            ended = self._ended.setdefault(order.account_id, {})
+            if order.status in ENDED_UNFILLED:
+                ended[order.broker_order_id] = order
+            else:
+                ended.pop(order.broker_order_id, None)
+
+    def late_fills(self, account_id: int, book: Sequence[BrokerOrder],
+                   ) -> list[tuple[Order, BrokerOrder]]:
+        """Orders that ended cancelled or expired and that the broker now shows with more
+        fills; the ones its book no longer shows are forgotten."""
+        ended = self._ended.get(account_id)
+        if not ended:
+            return []
+        shown = {seen.broker_order_id: seen for seen in book}
+        for broker_order_id in [b for b in ended if b not in shown]:
+            del ended[broker_order_id]
+        # only the fills matter for an order that ended: its other fields are left as ours,
+        # so no modification (refused after the end) stands in the fill's way
+        return [(order, replace(shown[b], quantity=max(order.quantity,
+                                                       shown[b].filled_quantity),
+                                price=order.price, trigger_price=order.trigger_price))
+                for b, order in ended.items() if shown[b].filled_quantity > order.filled_quantity]
 
     def follow(self, subscription: Subscription[AppliedEvent]) -> None:
         """Apply every event published since the last call."""
@@ -193,12 +223,17 @@ class Monitor:
     async def load(self) -> int:
         """Read the watched orders from the database (startup). Other broker ids of ours are
         looked up when a book shows them (``_ours``), not read in advance."""
+        since = utcnow() - LATE_FILL_HORIZON
+
         def query() -> list[Order]:
             with self.ledger.db.read() as session:
                 rows = session.execute(select(_ORDERS).where(
                     _ORDERS.c.status.in_([s.value for s in WATCHED]),
                     _ORDERS.c.broker_order_id.is_not(None)))
-                return [order_from_row(row) for row in rows]
+                ended = session.execute(select(_ORDERS).where(  # for late fills
+                    _ORDERS.c.status.in_([s.value for s in ENDED_UNFILLED]),
+                    _ORDERS.c.broker_order_id.is_not(None), _ORDERS.c.closed_at >= since))
+                return [order_from_row(row) for row in (*rows, *ended)]
 
         self.view.load(await self.ledger.db.run(query))
         self.view.follow(self._subscription)
@@ -343,7 +378,7 @@ class Monitor:
                 account_id, strays,
                 {seen.broker_order_id: order.id for order, seen in tagged.duplicates})
         by_id = {o.broker_order_id: o for o in book}
-        changes: list[tuple[Order, BrokerOrder]] = []
+        changes: list[tuple[Order, BrokerOrder]] = self.view.late_fills(account_id, book)
         missing: list[Order] = []
         for order in ours:
             seen = by_id.get(order.broker_order_id or "")
