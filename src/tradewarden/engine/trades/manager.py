@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.instruments import InstrumentKey
-from tradewarden.domain.orders import CancelledBy, ExecutionType, Order, Side
+from tradewarden.domain.orders import ExecutionType, Side
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import (
@@ -43,6 +43,7 @@ from tradewarden.engine.ledger import AppliedEvent, Ledger
 from tradewarden.engine.price_feed import PriceFeed
 from tradewarden.engine.trades import notices
 from tradewarden.engine.trades.books import StrategyBooks, ist_day
+from tradewarden.engine.trades.exit_care import ExitCare
 from tradewarden.engine.trades.exits import ExitSender
 from tradewarden.engine.trades.portfolio import Portfolios
 from tradewarden.engine.trades.recorder import TRADE_ID
@@ -50,7 +51,6 @@ from tradewarden.engine.trades.writer import Collected, StateWriter
 from tradewarden.engine.triggers import TradeLevels, TrailKind, TriggerEngine
 from tradewarden.metrics import Metrics
 from tradewarden.store import trades as store
-from tradewarden.store.order_mapping import load_order
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def levels_of(trade: Trade) -> TradeLevels:
         best=float(trade.best_price if trade.best_price is not None else trade.entry_price))
 
 
-class TradeManager(StrategyBooks):
+class TradeManager(StrategyBooks, ExitCare):
     """See the module docstring."""
 
     def __init__(self, ledger: Ledger, intake: Intake, executor: Executor,
@@ -286,36 +286,6 @@ class TradeManager(StrategyBooks):
                                                   reduced, entry):
                 self.refresh(trade)
 
-    def _cancel_oversized_exits(self, trades: list[Trade], live_exits: dict[int, Order]) -> None:
-        """An exit working for more than its trade still holds (reduced meanwhile by a change
-        made outside) is cancelled; the exit then goes out again for what is left."""
-        by_id = {trade.id: trade for trade in trades}
-        for trade_id, order in live_exits.items():
-            trade = by_id.get(trade_id)
-            working = order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
-            if (trade is None or not working or order.id in self._oversized
-                    or order.quantity - order.filled_quantity <= trade.open_quantity):
-                continue
-            self._oversized.add(order.id)
-            log.warning("trade %s %s: exit order %s works for %d but the trade holds %d; "
-                        "cancelled to exit again", trade.id, trade.key, order.id,
-                        order.quantity - order.filled_quantity, trade.open_quantity)
-            self._spawn(self._cancel_if_working(trade, order.id))
-
-    def _watch_exit_orders(self, live_exits: dict[int, Order]) -> None:
-        """Alert (once per order) on an exit order that has not completed for a while: a
-        MARKET exit stuck at a circuit limit, or one never sent."""
-        now = self._clock()
-        for trade_id, order in live_exits.items():
-            age = (now - order.created_at).total_seconds()
-            if age < self.settings.exit_stuck_alert_s or order.id in self._stuck_alerted:
-                continue
-            self._stuck_alerted.add(order.id)
-            trade = self.trades.get(trade_id)
-            self.alert(trade.user_id if trade else order.user_id, "error",
-                       f"Trade {trade_id} {order.exchange}:{order.symbol}: exit order "
-                       f"{order.id} is still {order.status.value} after {age:.0f} s")
-
     def read_with(self, query: Callable[..., Any], *args: Any) -> Any:
         """Run ``query(session, *args)`` in a read transaction (call through ``db.run``)."""
         with self.ledger.db.read() as session:
@@ -476,49 +446,6 @@ class TradeManager(StrategyBooks):
         self.writer.submit(write, urgent=True)
         trade.status = TradeStatus.CLOSED
         self._forget(trade)
-
-    async def _cancel_entry_rest(self, trade: Trade) -> None:
-        """An exit while the entry order still works: cancel the entry's unfilled rest."""
-        await self._cancel_if_working(trade, trade.entry_order_id)
-
-    async def _cancel_if_working(self, trade: Trade, order_id: str) -> None:
-        try:
-            order = await self.ledger.db.run(self.read_with, load_order, order_id)
-            if order is not None and order.status in (OrderStatus.OPEN,
-                                                      OrderStatus.PARTIALLY_FILLED):
-                await self.actions.cancel(order, by=CancelledBy.SYSTEM)
-        except Exception as exc:
-            log.warning("trade %s: order %s not cancelled: %s", trade.id, order_id, exc)
-
-    def _exit_failed(self, trade: Trade, order_id: str, reason: ExitReason, why: str) -> None:
-        """An exit order ended without getting the trade out: retry (once per order)."""
-        if self._failed_exits.get(trade.id) == order_id:
-            return  # already handled (seen both in the answer and on the bus)
-        self._failed_exits[trade.id] = order_id
-        self._schedule_retry(trade, reason, why)
-
-    def _schedule_retry(self, trade: Trade, reason: ExitReason, why: str) -> None:
-        attempts = self._exit_attempts.get(trade.id, 0)
-        delays = self.settings.exit_retry_s
-        delay = delays[min(attempts, len(delays) - 1)]
-        self._exit_attempts[trade.id] = attempts + 1
-        self._retry_due[trade.id] = (time.monotonic() + delay, reason)
-        self._exit_started.add(trade.id)
-        trade.status = TradeStatus.EXITING
-        text = (f"Trade {trade.id} {trade.key}: {why}; retrying the exit of "
-                f"{trade.open_quantity} in {delay:g} s (attempt {attempts + 1})")
-        log.warning("%s", text)
-        if attempts in (0, len(delays) - 1):  # escalate once at first and once when it drags
-            self.alert(trade.user_id, "error" if attempts else "warning", text)
-
-    def _retry_due_exits(self) -> None:
-        now = time.monotonic()
-        for trade_id, (due, reason) in list(self._retry_due.items()):
-            trade = self.trades.get(trade_id)
-            if trade is None:
-                self._retry_due.pop(trade_id, None)
-            elif due <= now and trade_id not in self._exiting:
-                self._dispatch_exit(trade, reason)  # takes it off the due list
 
     # --- persistence of derived state ---------------------------------------------------
 
