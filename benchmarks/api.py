@@ -20,13 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -34,8 +30,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-
-import httpx
 
 from benchmarks._orders_dataset import (
     DAYS,
@@ -45,6 +39,7 @@ from benchmarks._orders_dataset import (
     cached_database,
     dataset_symbols,
 )
+from benchmarks._procs import free_port, spawn, wait_ok
 
 
 class Client:
@@ -157,27 +152,6 @@ async def load(port: int, clients: int, seconds: float, users: int, symbols: lis
     return samples, errors
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"tradewarden exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("tradewarden did not become healthy")
-
-
 def _percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(len(values) * fraction))]
 
@@ -218,16 +192,12 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
         work = Path(tmp)
         database = work / "tradewarden.db"
         shutil.copyfile(cached, database)  # the server's writes never reach the cache
-        port = _free_port()
-        with open(work / "service.log", "ab") as log:
-            service = subprocess.Popen(
-                [sys.executable, "-m", "tradewarden", "run", "--port", str(port), "--data-dir",
-                 str(work / "data"), "--database-url", f"sqlite:///{database}"],
-                stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "TRADEWARDEN_LOG_LEVEL": "WARNING",
-                     "TRADEWARDEN_SECRET_KEY": SECRET_KEY})
+        port = free_port()
+        service = spawn(["run", "--port", str(port), "--data-dir", str(work / "data"),
+                         "--database-url", f"sqlite:///{database}"], work / "service.log",
+                        {"TRADEWARDEN_LOG_LEVEL": "WARNING", "TRADEWARDEN_SECRET_KEY": SECRET_KEY})
         try:
-            _wait_healthy(f"http://127.0.0.1:{port}", service)
+            wait_ok(f"http://127.0.0.1:{port}/healthz", service, timeout=120)
             asyncio.run(load(port, args.clients, args.warmup, args.users, names, rate))
             samples, errors = asyncio.run(
                 load(port, args.clients, args.seconds, args.users, names, rate))

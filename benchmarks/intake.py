@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,34 +29,9 @@ from typing import Any
 import httpx
 
 from benchmarks._http import Connection
+from benchmarks._procs import free_port, spawn, wait_ok
 
 API_KEY = "tw_benchmark_key_0123456789abcdef"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _spawn(args: list[str], log: Path,
-           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as output:
-        return subprocess.Popen([sys.executable, "-m", "tradewarden", *args], stdout=output,
-                                stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-
-
-def _wait(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not up")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -151,25 +123,25 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure
     with tempfile.TemporaryDirectory(prefix="tw-intake-") as tmp:
         work = Path(tmp)
-        broker_port, port = _port(), _port()
+        broker_port, port = free_port(), free_port()
         pace = ({"TRADEWARDEN_BROKER_ORDERS_PER_S": str(args.broker_orders_per_s)}
                 if args.broker_orders_per_s > 0 else {})
-        broker = _spawn(["paper-broker", "serve", "--port", str(broker_port), "--state",
+        broker = spawn(["paper-broker", "serve", "--port", str(broker_port), "--state",
                          str(work / "paper.db"), "--clock", "open"], work / "broker.log")
         service = None
         try:
-            _wait(f"http://127.0.0.1:{broker_port}/control/orders")
+            wait_ok(f"http://127.0.0.1:{broker_port}/control/orders")
             control = f"http://127.0.0.1:{broker_port}/control"
             httpx.post(f"{control}/prices", json={"prices": {"NSE:RELIANCE": 2500}}, timeout=10)
             httpx.post(f"{control}/accounts", json={"account": "paper-1", "cash": 10**12},
                        timeout=10)
-            service = _spawn(["run", "--port", str(port), "--data-dir", str(work / "data"),
+            service = spawn(["run", "--port", str(port), "--data-dir", str(work / "data"),
                               "--paper-url", f"http://127.0.0.1:{broker_port}"],
                              work / "service.log",
                              env={"TRADEWARDEN_ADMIN_API_KEY": API_KEY,
                                   "TRADEWARDEN_LOG_LEVEL": "WARNING", **pace})
             url = f"http://127.0.0.1:{port}"
-            _wait(f"{url}/healthz")
+            wait_ok(f"{url}/healthz")
             cpu_before = _cpu_seconds(service.pid)
             accepted, elapsed = asyncio.run(
                 _throughput(port, args.orders, args.concurrency, 0))

@@ -46,16 +46,17 @@ from tradewarden.store.repositories import Accounts, Users
 from tradewarden.store.tables import OrderEventRow
 
 
-def _setup(db: Database, broker: LocalPaperBroker, accounts: int,
-           orders: int) -> list[tuple[str, str]]:
-    """Record and place ``orders`` resting LIMIT buys; returns (account name, broker id)."""
+def place_resting_orders(db: Database, broker: LocalPaperBroker, accounts: int, orders: int,
+                         *, name: str = "bench") -> list[tuple[str, str]]:
+    """Record (ledger) and place ``orders`` resting LIMIT buys over ``accounts`` new accounts
+    ``{name}-000``… of a new user ``name``; returns (account name, broker id)."""
     symbols = [i.symbol for i in bundled_master() if i.exchange == "NSE"][:50]
     broker.exchange.set_prices({i.key: Decimal(1000) for i in bundled_master()
                                 if i.exchange == "NSE" and i.symbol in symbols})
     with db.transaction() as session:
-        user = Users(session).create("bench")
-        ids = [(Accounts(session).add(user, broker="paper", name=f"bench-{n:03d}").id,
-                f"bench-{n:03d}") for n in range(accounts)]
+        user = Users(session).create(name)
+        ids = [(Accounts(session).add(user, broker="paper", name=f"{name}-{n:03d}").id,
+                f"{name}-{n:03d}") for n in range(accounts)]
         user_id = user.id
     ledger = Ledger(db)
     placed: list[tuple[str, str]] = []
@@ -100,7 +101,7 @@ async def _run(work: Path, accounts: int, orders: int, cycles: int,
     broker = LocalPaperBroker.open(work / "paper.db", clock="open")
     try:
         began = time.perf_counter()
-        placed = _setup(db, broker, accounts, orders)
+        placed = place_resting_orders(db, broker, accounts, orders)
         setup_s = time.perf_counter() - began
 
         def factory(info: AccountInfo) -> Any:

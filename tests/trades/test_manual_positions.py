@@ -38,6 +38,15 @@ async def _filled_entry(db: Database, ledger: Ledger, owner: Owner, strategy_id:
     return order.id
 
 
+def _strategy(db: Database, owner: Owner, name: str) -> int:
+    """A strategy whose filled entries open trades (a 50-point stop, no square-off)."""
+    with db.transaction() as session:
+        return Strategies(session, owner.user_id).create(
+            name=name, account_id=owner.account_id, mode="both", position_guards=False,
+            allow_amo=False, settings={"stop_loss": {"kind": "points", "value": 50},
+                                       "square_off_time": None}, box=BOX).id
+
+
 def _trade(db: Database, entry_order_id: str) -> Trade:
     with db.read() as session:
         trade = store.trade_for_entry(session, entry_order_id)
@@ -58,11 +67,7 @@ def _check(holdings: HoldingsReconciler, owner: Owner, held: int,
 async def test_a_manual_sell_in_the_holdings_reduces_then_closes_the_long_trade(
         db: Database) -> None:
     owner = seed_owner(db)
-    with db.transaction() as session:
-        strategy = Strategies(session, owner.user_id).create(
-            name="swing", account_id=owner.account_id, mode="both", position_guards=False,
-            allow_amo=False, settings={"stop_loss": {"kind": "points", "value": 50},
-                                       "square_off_time": None}, box=BOX).id
+    strategy = _strategy(db, owner, "swing")
     recorder = TradeRecorder(bundled_master())
     recorder.prices = lambda symbol: Decimal("2540") if symbol == "RELIANCE" else None
     ledger = Ledger(db)
@@ -91,12 +96,7 @@ async def test_a_manual_sell_in_the_holdings_reduces_then_closes_the_long_trade(
 async def test_a_manual_buy_reduces_short_trades_and_leaves_longs_alone(
         db: Database) -> None:
     owner = seed_owner(db)
-    with db.transaction() as session:
-        strategies = Strategies(session, owner.user_id)
-        settings = {"stop_loss": {"kind": "points", "value": 50}, "square_off_time": None}
-        short_strategy, long_strategy = (strategies.create(
-            name=name, account_id=owner.account_id, mode="both", position_guards=False,
-            allow_amo=False, settings=settings, box=BOX).id for name in ("short", "long"))
+    short_strategy, long_strategy = _strategy(db, owner, "short"), _strategy(db, owner, "long")
     recorder = TradeRecorder(bundled_master())
     ledger = Ledger(db)
     ledger.add_recorder(recorder)
@@ -114,11 +114,7 @@ async def test_a_manual_buy_reduces_short_trades_and_leaves_longs_alone(
 async def test_an_exit_belongs_to_the_day_it_filled_not_the_day_it_was_recorded(
         db: Database) -> None:
     owner = seed_owner(db)
-    with db.transaction() as session:
-        strategy = Strategies(session, owner.user_id).create(
-            name="late-news", account_id=owner.account_id, mode="both", position_guards=False,
-            allow_amo=False, settings={"stop_loss": {"kind": "points", "value": 50},
-                                       "square_off_time": None}, box=BOX).id
+    strategy = _strategy(db, owner, "late-news")
     recorder = TradeRecorder(bundled_master())
     ledger = Ledger(db)
     ledger.add_recorder(recorder)

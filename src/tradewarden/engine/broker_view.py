@@ -91,9 +91,11 @@ def _modification(order: Order, seen: BrokerOrder, source: EventSource) -> Order
     """An ``OrderModified`` when the broker's price/quantity/trigger differ from ours.
 
     Compares the order's own price and quantity fields (never the average price). A change we
-    did not request is attributed to ``manual`` activity at the broker's app.
+    did not request is attributed to ``manual`` activity at the broker's app. An order that
+    ended (filled, cancelled, …) takes no modification: only a late fill is news for it.
     """
-    if order.broker_order_id is None or order.status in (S.SUBMITTING, S.FAILED):
+    if (order.broker_order_id is None or order.status in (S.SUBMITTING, S.FAILED)
+            or order.status.is_final):
         return None
     changed_quantity = seen.quantity if seen.quantity != order.quantity else None
     changed_price = seen.price if (seen.price is not None and order.price is not None

@@ -218,13 +218,10 @@ class Ledger:
         orders = [_created_copy(o, now) for o in orders]
         session.execute(_INSERT_ORDERS, [order_values(o) for o in orders])
         payloads = [_creation_payload(o) for o in orders]
-        created_type, created_status = EventType.ORDER_CREATED.value, OrderStatus.CREATED.value
         ids = dict((order_id, event_id) for event_id, order_id in session.execute(
             _INSERT_EVENTS_RETURNING,
-            [{"order_id": o.id, "user_id": o.user_id, "sequence": 1,
-              "type": created_type, "source": source.value,
-              "from_status": None, "to_status": created_status, "payload": p,
-              "created_at": now} for o, p in zip(orders, payloads, strict=True)],
+            [_event_row(o, EventType.ORDER_CREATED, source, None, OrderStatus.CREATED, p, now)
+             for o, p in zip(orders, payloads, strict=True)],
         ))
         applied = [AppliedEvent(order=o, event_id=ids[o.id], sequence=1,
                                 type=EventType.ORDER_CREATED, source=source, from_status=None,
@@ -272,10 +269,8 @@ class Ledger:
                         invalid)
             raise
         new = transition.order
-        previous = order_values(current)
-        changed = {k: v for k, v in order_values(new).items() if k != "id" and v != previous[k]}
-        result = session.execute(_update_order(frozenset(changed)), {
-            **changed, "match_id": order_id, "match_version": current.version})
+        columns, params = _versioned_update(current, new)
+        result = session.execute(_update_order(columns), params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(f"order {order_id} changed concurrently")
         if event.fills:
@@ -310,7 +305,6 @@ class Ledger:
         now = self._clock()
         applied: list[AppliedEvent] = []
         updates: dict[frozenset[str], list[dict[str, Any]]] = {}
-        rows: list[dict[str, Any]] = []
         pending: list[tuple[Order, OrderEvent, Any]] = []
         for order, events in items:
             if any(event.fills for event in events):
@@ -323,22 +317,15 @@ class Ledger:
                 current = transition.order
             if current is order:
                 continue
-            previous = order_values(order)
-            changed = {k: v for k, v in order_values(current).items()
-                       if k != "id" and v != previous[k]}
-            updates.setdefault(frozenset(changed), []).append(
-                {**changed, "match_id": order.id, "match_version": order.version})
-        for columns, params in updates.items():
-            result = session.execute(_update_order(columns), params)
-            if result.rowcount != len(params):  # type: ignore[attr-defined]
+            columns, params = _versioned_update(order, current)
+            updates.setdefault(columns, []).append(params)
+        for shape, rows_of_shape in updates.items():
+            result = session.execute(_update_order(shape), rows_of_shape)
+            if result.rowcount != len(rows_of_shape):  # type: ignore[attr-defined]
                 raise ConcurrencyConflict("an order of the batch changed concurrently")
-        for new, event, transition in pending:
-            rows.append({"order_id": new.id, "user_id": new.user_id, "sequence": new.version,
-                         "type": event.type.value, "source": event.source.value,
-                         "from_status": transition.from_status.value
-                         if transition.from_status else None,
-                         "to_status": transition.to_status.value,
-                         "payload": transition.payload, "created_at": now})
+        rows = [_event_row(new, event.type, event.source, transition.from_status,
+                           transition.to_status, transition.payload, now)
+                for new, event, transition in pending]
         ids = {(order_id, sequence): event_id for event_id, order_id, sequence in
                session.execute(_INSERT_EVENTS_WITH_SEQUENCE, rows)} if rows else {}
         batch = [AppliedEvent(order=new, event_id=ids[(new.id, new.version)],
@@ -374,16 +361,32 @@ class Ledger:
                       now: datetime) -> AppliedEvent:
         event_id = session.execute(
             _INSERT_EVENT,
-            {"order_id": order.id, "user_id": order.user_id, "sequence": order.version,
-             "type": event_type.value, "source": source.value,
-             "from_status": from_status.value if from_status else None,
-             "to_status": to_status.value, "payload": payload, "created_at": now},
+            _event_row(order, event_type, source, from_status, to_status, payload, now),
         ).scalar_one()
         applied = AppliedEvent(order=order, event_id=event_id, sequence=order.version,
                                type=event_type, source=source, from_status=from_status,
                                to_status=to_status, payload=payload, created_at=now)
         self._record(session, (applied,))
         return applied
+
+
+def _versioned_update(before: Order, after: Order) -> tuple[frozenset[str], dict[str, Any]]:
+    """The columns ``after`` changed against ``before``, and the parameters of the versioned
+    UPDATE (``_update_order``) that writes them."""
+    previous = order_values(before)
+    changed = {k: v for k, v in order_values(after).items() if k != "id" and v != previous[k]}
+    return frozenset(changed), {**changed, "match_id": before.id,
+                                "match_version": before.version}
+
+
+def _event_row(order: Order, event_type: EventType, source: EventSource,
+               from_status: OrderStatus | None, to_status: OrderStatus,
+               payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ``order_events`` row of an event that brought ``order`` to its current version."""
+    return {"order_id": order.id, "user_id": order.user_id, "sequence": order.version,
+            "type": event_type.value, "source": source.value,
+            "from_status": from_status.value if from_status else None,
+            "to_status": to_status.value, "payload": payload, "created_at": now}
 
 
 def _created_copy(order: Order, now: datetime) -> Order:

@@ -14,8 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import dataclass, field
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -32,7 +31,7 @@ from tradewarden.engine.accounts import AccountDirectory
 from tradewarden.engine.broker_view import events_from_broker
 from tradewarden.engine.bus import EventBus, Subscription
 from tradewarden.engine.holdings import HoldingsReconciler, PositionEvent
-from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError, utcnow
+from tradewarden.engine.ledger import AppliedEvent, Ledger, LedgerError
 from tradewarden.engine.strays import StrayRecorder, is_external
 from tradewarden.engine.tagged import ORPHAN_GRACE_S, TaggedOrders, UnrecordedTags
 from tradewarden.metrics import Metrics
@@ -48,9 +47,6 @@ _ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
 #: Broker ids per look-up statement (database parameter limits).
 OURS_CHUNK = 5_000
 
-#: How far back orders that ended cancelled or expired are watched for late fills at startup
-#: (brokers' books hold the day's orders).
-LATE_FILL_HORIZON = timedelta(days=1)
 #: Final statuses after which a broker can still report a fill (watched for late fills).
 ENDED_UNFILLED = frozenset({OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 
@@ -158,12 +154,8 @@ class OrderView:
         shown = {seen.broker_order_id: seen for seen in book}
         for broker_order_id in [b for b in ended if b not in shown]:
             del ended[broker_order_id]
-        # only the fills matter for an order that ended: its other fields are left as ours,
-        # so no modification (refused after the end) stands in the fill's way
-        return [(order, replace(shown[b], quantity=max(order.quantity,
-                                                       shown[b].filled_quantity),
-                                price=order.price, trigger_price=order.trigger_price))
-                for b, order in ended.items() if shown[b].filled_quantity > order.filled_quantity]
+        return [(order, shown[b]) for b, order in ended.items()
+                if shown[b].filled_quantity > order.filled_quantity]
 
     def follow(self, subscription: Subscription[AppliedEvent]) -> None:
         """Apply every event published since the last call."""
@@ -221,19 +213,15 @@ class Monitor:
         self.last: CycleReport | None = None
 
     async def load(self) -> int:
-        """Read the watched orders from the database (startup). Other broker ids of ours are
-        looked up when a book shows them (``_ours``), not read in advance."""
-        since = utcnow() - LATE_FILL_HORIZON
-
+        """Read the watched orders from the database (startup). Other orders of ours (final
+        ones, and those that ended unfilled and may still fill) are looked up when a book
+        shows them (``_ours``), not read in advance."""
         def query() -> list[Order]:
             with self.ledger.db.read() as session:
                 rows = session.execute(select(_ORDERS).where(
                     _ORDERS.c.status.in_([s.value for s in WATCHED]),
                     _ORDERS.c.broker_order_id.is_not(None)))
-                ended = session.execute(select(_ORDERS).where(  # for late fills
-                    _ORDERS.c.status.in_([s.value for s in ENDED_UNFILLED]),
-                    _ORDERS.c.broker_order_id.is_not(None), _ORDERS.c.closed_at >= since))
-                return [order_from_row(row) for row in (*rows, *ended)]
+                return [order_from_row(row) for row in rows]
 
         self.view.load(await self.ledger.db.run(query))
         self.view.follow(self._subscription)
@@ -352,15 +340,15 @@ class Monitor:
         report.orders_seen = len(book)
         unknown = [o for o in book if not self.view.is_known(account_id, o.broker_order_id)]
         if unknown:  # orders of ours not watched (final ones, mostly): known from now on
-            found: list[str] = []
+            found: list[Order] = []
             try:
                 found = await self.ledger.db.run(self._ours, account_id,
                                                  [o.broker_order_id for o in unknown])
             except Exception as exc:  # sorted next cycle; the rest of this one goes on
                 log.info("account %s: broker ids not looked up: %s", account_id, exc)
                 unknown = []
-            for broker_order_id in found:
-                self.view.mark_known(account_id, broker_order_id)
+            for order in found:  # known now (and watched for late fills if it ended unfilled)
+                self.view.put(order)
             unknown = [o for o in unknown
                        if not self.view.is_known(account_id, o.broker_order_id)]
         external = [o for o in unknown if is_external(o)]
@@ -439,16 +427,16 @@ class Monitor:
                     log.info("order %s: not expired: %s", order.id, exc)
         return results
 
-    def _ours(self, account_id: int, broker_order_ids: list[str]) -> list[str]:
-        """Which of these broker ids our orders of the account carry."""
-        found: list[str] = []
+    def _ours(self, account_id: int, broker_order_ids: list[str]) -> list[Order]:
+        """Our orders of the account that carry these broker ids."""
+        found: list[Order] = []
         with self.ledger.db.read() as session:
             for start in range(0, len(broker_order_ids), OURS_CHUNK):
-                found.extend(row for row in session.scalars(
-                    select(_ORDERS.c.broker_order_id).where(
+                found.extend(order_from_row(row) for row in session.execute(
+                    select(_ORDERS).where(
                         _ORDERS.c.account_id == account_id,
                         _ORDERS.c.broker_order_id.in_(
-                            broker_order_ids[start:start + OURS_CHUNK]))) if row is not None)
+                            broker_order_ids[start:start + OURS_CHUNK]))))
         return found
 
     async def _record_external(self, account_id: int, seen: list[BrokerOrder],

@@ -190,15 +190,18 @@ def closed_realised_on(session: Session, day: date, since: datetime,
     return found
 
 
-def realised_on(session: Session, day: date,
-                strategy_ids: Sequence[int] | None = None) -> dict[int, Decimal]:
-    """Per strategy, what its trades (open or closed) realised by exits of trading day ``day``
-    (summed exactly, in Python: SQLite would sum NUMERIC text as floats)."""
+def realised_on(session: Session, day: date, strategy_ids: Sequence[int] | None = None, *,
+                user_id: int | None = None) -> dict[int | None, Decimal]:
+    """Per strategy (None: trades of no strategy), what trades — open or closed — realised by
+    exits of trading day ``day`` (``Trade.realised_on``, summed exactly in Python: SQLite would
+    sum NUMERIC text as floats); of some strategies, or of one user."""
     query = select(TRADES.c.strategy_id, TRADES.c.realised_pnl, TRADES.c.day_base_pnl).where(
-        TRADES.c.strategy_id.is_not(None), TRADES.c.day_base_date == day)
+        TRADES.c.day_base_date == day)
     if strategy_ids is not None:
         query = query.where(TRADES.c.strategy_id.in_(list(strategy_ids)))
-    totals: dict[int, Decimal] = {}
+    if user_id is not None:
+        query = query.where(TRADES.c.user_id == user_id)
+    totals: dict[int | None, Decimal] = {}
     for strategy_id, pnl, base in session.execute(query):
         totals[strategy_id] = totals.get(strategy_id, ZERO) + (pnl or ZERO) - (base or ZERO)
     return totals

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from tradewarden.domain.money import ZERO
 from tradewarden.domain.trades import Trade
 from tradewarden.engine.trades.operations import TradeView
-from tradewarden.store.tables import Strategy, TradeRow
+from tradewarden.store.tables import Strategy
 from tradewarden.web.formatting import UNKNOWN
 
 #: a level is "near" when the price is within this percentage of it (the page can change it)
@@ -32,18 +31,6 @@ def strategy_names(session: Session, user_id: int) -> dict[int, str]:
     """Every strategy of the user, deleted ones included (their trades stay in history)."""
     rows = session.execute(select(Strategy.id, Strategy.name).where(Strategy.user_id == user_id))
     return {strategy_id: display_name(name) for strategy_id, name in rows}
-
-
-def realised_on(session: Session, user_id: int, day: date) -> dict[int | None, Decimal]:
-    """What the user's trades realised by exits made on trading day ``day``, by strategy (the
-    engine's figure: ``Trade.realised_on``; summed exactly in Python)."""
-    totals: dict[int | None, Decimal] = {}
-    rows = session.execute(select(TradeRow.strategy_id, TradeRow.realised_pnl,
-                                  TradeRow.day_base_pnl).where(
-        TradeRow.user_id == user_id, TradeRow.day_base_date == day))
-    for strategy_id, pnl, base in rows:
-        totals[strategy_id] = totals.get(strategy_id, ZERO) + (pnl or ZERO) - (base or ZERO)
-    return totals
 
 
 def near_levels(view: TradeView, percent: Decimal) -> frozenset[str]:

@@ -96,7 +96,7 @@ def _load(services: Services, user_id: int, today: date) -> Loaded:
     with services.db.read() as session:
         return Loaded(trade_views.strategy_names(session, user_id),
                       [(row.id, row.name) for row in Strategies(session, user_id).list()],
-                      trade_views.realised_on(session, user_id, today))
+                      trade_store.realised_on(session, today, user_id=user_id))
 
 
 @router.get("/trades")
