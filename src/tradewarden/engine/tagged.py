@@ -70,9 +70,6 @@ class UnrecordedTags:
     def __contains__(self, tag: object) -> bool:
         return tag in self._tags
 
-    def __len__(self) -> int:
-        return len(self._tags)
-
 
 @dataclass(slots=True)
 class TaggedSort:
