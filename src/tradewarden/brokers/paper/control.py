@@ -160,6 +160,13 @@ def _decimal(
     return number
 
 
+def _order_price(d: Mapping[str, Any], key: str) -> Decimal | None:
+    """An order's price or trigger price. ``0`` is taken, as brokers and OpenAlgo clients send
+    it for a field the order type does not use: the exchange ignores it there and refuses it
+    where the type needs a positive one."""
+    return _decimal(d, key, positive=False)
+
+
 def _integer(
     d: Mapping[str, Any], key: str, *, required: bool = False, minimum: int = 1
 ) -> int | None:
@@ -316,8 +323,8 @@ class ControlApi:
             quantity=_integer(body, "quantity", required=True) or 0,
             order_type=order_type,
             product=_choice(Product, body, "product", Product.CNC),
-            price=_decimal(body, "price"),
-            trigger_price=_decimal(body, "trigger_price"),
+            price=_order_price(body, "price"),
+            trigger_price=_order_price(body, "trigger_price"),
             variety=_choice(Variety, body, "variety", Variety.AMO if closed else Variety.REGULAR),
             validity=_choice(Validity, body, "validity", Validity.DAY),
             tag=None,
@@ -336,8 +343,8 @@ class ControlApi:
         order_id = _text(body, "broker_order_id")
         change = ModifyRequest(
             quantity=_integer(body, "quantity"),
-            price=_decimal(body, "price"),
-            trigger_price=_decimal(body, "trigger_price"),
+            price=_order_price(body, "price"),
+            trigger_price=_order_price(body, "trigger_price"),
             order_type=_choice(OrderType, body, "order_type") if body.get("order_type") else None,
         )
         if change == ModifyRequest():
