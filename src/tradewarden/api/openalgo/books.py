@@ -23,11 +23,12 @@ from tradewarden.api.openalgo.common import (
     text_number,
     timestamp,
 )
+from tradewarden.api.openalgo.placing import label_scope
 from tradewarden.api.openalgo.requests import OpenAlgoRequest, OpenPositionRequest, OrderIdRequest
 from tradewarden.brokers.base import BrokerAdapter
 from tradewarden.brokers.errors import BrokerError
 from tradewarden.services import Services
-from tradewarden.store.order_queries import book_orders, label_positions, user_fills
+from tradewarden.store.order_queries import book_orders, user_fills
 from tradewarden.store.repositories import Orders
 
 router = APIRouter(prefix="/api/v1", tags=["openalgo"])
@@ -64,13 +65,13 @@ async def orderstatus(request: Request) -> JSONResponse:
 async def openposition(request: Request) -> JSONResponse:
     caller, body = await parse(request, OpenPositionRequest)
     services = services_of(request)
-    account = await services.engine.default_account(caller.user_id)
-    if account is None:
+    scope = await label_scope(services, caller, body.strategy)
+    if scope is None:
         return success(quantity="0")
 
     def query() -> int:
         with services.db.read() as session:
-            positions = label_positions(session, caller.user_id, account, body.strategy)
+            positions = scope.net_positions(session, caller.user_id)
             return positions.get((body.exchange, body.symbol, body.product), 0)
 
     return success(quantity=str(await services.db.run(query)))

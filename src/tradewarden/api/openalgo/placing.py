@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
 
 from tradewarden.api.auth import Caller
 from tradewarden.api.openalgo.common import (
@@ -39,32 +42,104 @@ from tradewarden.engine.intake import IntakeOutcome
 from tradewarden.engine.ledger import ConcurrencyConflict
 from tradewarden.services import Services
 from tradewarden.store.order_mapping import order_from_row
-from tradewarden.store.order_queries import label_positions, live_orders
+from tradewarden.store.order_queries import live_orders, net_quantities
 from tradewarden.store.repositories import Orders
+from tradewarden.store.tables import OrderRow, Strategy
 
 router = APIRouter(prefix="/api/v1", tags=["openalgo"])
 MAX_SPLIT_ORDERS = 100
 MAX_IDEMPOTENCY_KEY = 128
 
 
-def _intent(account_id: int, strategy: str, leg: LegFields, *, side: str | None = None,
+Position = tuple[str, str, str]  # exchange, symbol, product
+
+
+@dataclass(frozen=True, slots=True)
+class LabelScope:
+    """What an OpenAlgo ``strategy`` field means for the caller.
+
+    A label equal to the name of one of the caller's configured strategies means that
+    strategy: its orders (whatever label they carry) and orders placed earlier under the same
+    free label, in the strategy's account; new orders are booked to the strategy. Any other
+    label means the orders that carry it and belong to no strategy, in the default account.
+    """
+
+    label: str
+    account_id: int
+    strategy_id: int | None = None
+
+    def owns(self) -> ColumnElement[bool]:
+        """The SQL condition for the orders of this scope (within its account)."""
+        free = and_(OrderRow.strategy_id.is_(None), OrderRow.strategy_label == self.label)
+        if self.strategy_id is None:
+            return free
+        return or_(OrderRow.strategy_id == self.strategy_id, free)
+
+    def has(self, row: OrderRow) -> bool:
+        """Whether an order row of the account belongs to this scope."""
+        if row.strategy_id is None:
+            return row.strategy_label == self.label
+        return row.strategy_id == self.strategy_id
+
+    def positions(self, session: Session,
+                  user_id: int) -> dict[tuple[int | None, str, str, str], int]:
+        """Net filled quantity per (booked strategy id, exchange, symbol, product)."""
+        grouped = net_quantities(
+            session, (OrderRow.strategy_id, OrderRow.exchange, OrderRow.symbol, OrderRow.product),
+            OrderRow.user_id == user_id, OrderRow.account_id == self.account_id, self.owns())
+        return {(owner, str(e), str(s), str(p)): q for (owner, e, s, p), q in grouped.items()}
+
+    def net_positions(self, session: Session, user_id: int) -> dict[Position, int]:
+        """Net filled quantity per (exchange, symbol, product), all owners together."""
+        totals: dict[Position, int] = {}
+        for (_, *key), quantity in self.positions(session, user_id).items():
+            position = (key[0], key[1], key[2])
+            totals[position] = totals.get(position, 0) + quantity
+        return totals
+
+
+def _strategy_named(session: Session, user_id: int, label: str) -> tuple[int, int | None] | None:
+    """(id, account id) of the caller's configured strategy called ``label``, if any."""
+    row = session.execute(select(Strategy.id, Strategy.account_id).where(
+        Strategy.user_id == user_id, Strategy.name == label,
+        Strategy.deleted_at.is_(None))).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def label_scope(services: Services, caller: Caller, label: str) -> LabelScope | None:
+    """The scope of ``label`` for the caller; ``None`` when there is no account to act on."""
+    def read() -> tuple[int, int | None] | None:
+        with services.db.read() as session:
+            return _strategy_named(session, caller.user_id, label)
+
+    strategy = await services.db.run(read)
+    account = strategy[1] if strategy is not None else None
+    if account is None:
+        account = await services.engine.default_account(caller.user_id)
+    if account is None:
+        return None
+    return LabelScope(label, account, strategy[0] if strategy is not None else None)
+
+
+async def _scope(services: Services, caller: Caller, label: str) -> LabelScope:
+    scope = await label_scope(services, caller, label)
+    if scope is None:
+        raise OpenAlgoError(400, "no active broker account for this user")
+    return scope
+
+
+def _intent(scope: LabelScope, leg: LegFields, *, side: str | None = None,
             quantity: int | None = None,
             execution_type: ExecutionType = ExecutionType.ENTRY,
             idempotency_key: str | None = None) -> OrderIntent:
     return OrderIntent(
-        account_id=account_id, exchange=leg.exchange, symbol=leg.symbol,
+        account_id=scope.account_id, exchange=leg.exchange, symbol=leg.symbol,
         side=Side(side or leg.action), quantity=quantity if quantity is not None else leg.quantity,
         order_type=OrderType(leg.pricetype), product=Product(leg.product),
         price=leg.limit_price, trigger_price=leg.stop_price, origin=Origin.OPENALGO,
-        execution_type=execution_type, strategy_label=strategy, idempotency_key=idempotency_key,
+        execution_type=execution_type, strategy_id=scope.strategy_id,
+        strategy_label=scope.label, idempotency_key=idempotency_key,
         extra={"disclosed_quantity": leg.disclosed_quantity} if leg.disclosed_quantity else {})
-
-
-async def _account(services: Services, caller: Caller) -> int:
-    account = await services.engine.default_account(caller.user_id)
-    if account is None:
-        raise OpenAlgoError(400, "no active broker account for this user")
-    return account
 
 
 def _answer(outcome: IntakeOutcome) -> JSONResponse:
@@ -87,8 +162,8 @@ def _leg_result(outcome: IntakeOutcome, **extra: Any) -> dict[str, Any]:
 async def placeorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, OrderFields)
     services = services_of(request)
-    account = await _account(services, caller)
-    intent = _intent(account, body.strategy, body,
+    scope = await _scope(services, caller, body.strategy)
+    intent = _intent(scope, body,
                      idempotency_key=_idempotency_key(request, body.idempotency_key))
     (outcome,) = await services.engine.intake.submit(caller.user_id, [intent])
     return _answer(outcome)
@@ -111,22 +186,22 @@ def _idempotency_key(request: Request, in_body: str | None) -> str | None:
 async def placesmartorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, SmartOrderRequest)
     services = services_of(request)
-    account = await _account(services, caller)
-    current = (await _positions(services, caller, account, body.strategy)).get(
+    scope = await _scope(services, caller, body.strategy)
+    current = (await _positions(services, caller, scope)).get(
         (body.exchange, body.symbol, body.product), 0)
     target = body.position_size
     if target == 0 and current == 0:
         if body.quantity == 0:
             return success(message="No position and quantity 0. No action needed.")
         (outcome,) = await services.engine.intake.submit(
-            caller.user_id, [_intent(account, body.strategy, body)])
+            caller.user_id, [_intent(scope, body)])
         return _answer(outcome)
     if target == current:
         return success(message="Positions Already Matched. No Action needed.")
     side = "BUY" if target > current else "SELL"
     reducing = abs(target) < abs(current) and (target == 0 or (target > 0) == (current > 0))
     (outcome,) = await services.engine.intake.submit(caller.user_id, [_intent(
-        account, body.strategy, body, side=side, quantity=abs(target - current),
+        scope, body, side=side, quantity=abs(target - current),
         execution_type=ExecutionType.EXIT if reducing else ExecutionType.ENTRY)])
     return _answer(outcome)
 
@@ -135,13 +210,13 @@ async def placesmartorder(request: Request) -> JSONResponse:
 async def basketorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, BasketRequest)
     services = services_of(request)
-    account = await _account(services, caller)
+    scope = await _scope(services, caller, body.strategy)
     ordered = [leg for leg in body.orders if leg.action == "BUY"] + [
         leg for leg in body.orders if leg.action == "SELL"]
     results = []
     for leg in ordered:
         (outcome,) = await services.engine.intake.submit(
-            caller.user_id, [_intent(account, body.strategy, leg)])
+            caller.user_id, [_intent(scope, leg)])
         results.append(_leg_result(outcome, symbol=leg.symbol))
     return success(results=results)
 
@@ -155,9 +230,9 @@ async def splitorder(request: Request) -> JSONResponse:
         raise OpenAlgoError(400, "Total number of orders would exceed maximum limit of "
                                  f"{MAX_SPLIT_ORDERS}")
     services = services_of(request)
-    account = await _account(services, caller)
+    scope = await _scope(services, caller, body.strategy)
     outcomes = await services.engine.intake.submit(
-        caller.user_id, [_intent(account, body.strategy, body, quantity=size) for size in sizes])
+        caller.user_id, [_intent(scope, body, quantity=size) for size in sizes])
     results = [_leg_result(outcome, order_num=index + 1, quantity=size)
                for index, (outcome, size) in enumerate(zip(outcomes, sizes, strict=True))]
     return success(total_quantity=body.quantity, split_size=body.splitsize, results=results)
@@ -202,12 +277,12 @@ async def cancelorder(request: Request) -> JSONResponse:
 async def cancelallorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, StrategyRequest)
     services = services_of(request)
-    account = await _account(services, caller)
+    scope = await _scope(services, caller, body.strategy)
 
     def query() -> list[Order]:
         with services.db.read() as session:
-            return [order_from_row(r) for r in live_orders(session, caller.user_id, account,
-                                                           body.strategy)]
+            return [order_from_row(r) for r in live_orders(session, caller.user_id,
+                                                           scope.account_id) if scope.has(r)]
 
     cancelled: list[str] = []
     failed: list[dict[str, str]] = []
@@ -226,14 +301,21 @@ async def cancelallorder(request: Request) -> JSONResponse:
 async def closeposition(request: Request) -> JSONResponse:
     caller, body = await parse(request, StrategyRequest)
     services = services_of(request)
-    account = await _account(services, caller)
-    positions = await _positions(services, caller, account, body.strategy)
+    scope = await _scope(services, caller, body.strategy)
+
+    def query() -> dict[tuple[int | None, str, str, str], int]:
+        with services.db.read() as session:
+            return scope.positions(session, caller.user_id)
+
+    positions = await services.db.run(query)
+    # each part is closed where it is booked (the strategy's, or the free label's)
     intents = [OrderIntent(
-        account_id=account, exchange=exchange, symbol=symbol,
+        account_id=scope.account_id, exchange=exchange, symbol=symbol,
         side=Side.SELL if net > 0 else Side.BUY, quantity=abs(net),
         order_type=OrderType.MARKET, product=Product(product), origin=Origin.OPENALGO,
-        execution_type=ExecutionType.EXIT, strategy_label=body.strategy)
-        for (exchange, symbol, product), net in sorted(positions.items()) if net]
+        execution_type=ExecutionType.EXIT, strategy_id=owner, strategy_label=body.strategy)
+        for (owner, exchange, symbol, product), net in sorted(
+            positions.items(), key=lambda item: (item[0][0] or 0, item[0][1:])) if net]
     if not intents:
         return success(message="No open positions to close")
     outcomes = await services.engine.intake.submit(caller.user_id, intents)
@@ -245,11 +327,11 @@ async def closeposition(request: Request) -> JSONResponse:
                    orderids=[o.order.id for o in outcomes])
 
 
-async def _positions(services: Services, caller: Caller, account: int,
-                     label: str) -> dict[tuple[str, str, str], int]:
-    def query() -> dict[tuple[str, str, str], int]:
+async def _positions(services: Services, caller: Caller,
+                     scope: LabelScope) -> dict[Position, int]:
+    def query() -> dict[Position, int]:
         with services.db.read() as session:
-            return label_positions(session, caller.user_id, account, label)
+            return scope.net_positions(session, caller.user_id)
 
     return await services.db.run(query)
 
