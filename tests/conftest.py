@@ -1,17 +1,49 @@
-"""Shared fixtures: migrated SQLite and PostgreSQL databases."""
+"""Shared fixtures: migrated SQLite and PostgreSQL databases; the suite's wall clock.
+
+``TRADEWARDEN_TEST_WALL_CLOCK=2027-03-15T23:50:00+05:30 make test`` runs every test of this
+process as if the machine's clock read that moment (it keeps ticking), so tests that only pass
+before some date or at some hour show up. Processes the tests start keep the real clock.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import text
 
 from tests.pg import fresh_database
 from tradewarden.store import migrate
 from tradewarden.store.db import Database
 from tradewarden.store.tables import Base
+
+WALL_CLOCK_VARIABLE = "TRADEWARDEN_TEST_WALL_CLOCK"
+OFFSET_VARIABLE = "TRADEWARDEN_TEST_WALL_CLOCK_OFFSET_S"  # read by tests/wallclock/
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    moment = os.environ.get(WALL_CLOCK_VARIABLE)
+    if not moment:
+        return
+    if OFFSET_VARIABLE not in os.environ:  # the controller; xdist workers inherit its offset
+        offset = datetime.fromisoformat(moment) - datetime.now(UTC)
+        os.environ[OFFSET_VARIABLE] = str(offset.total_seconds())
+        folder = str(Path(__file__).parent / "wallclock")
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (folder, os.environ.get("PYTHONPATH")) if p)
+    destination = datetime.now(UTC) + timedelta(seconds=float(os.environ[OFFSET_VARIABLE]))
+    traveller = time_machine.travel(destination, tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    moment = os.environ.get(WALL_CLOCK_VARIABLE)
+    return f"wall clock moved to {moment} ({WALL_CLOCK_VARIABLE})" if moment else None
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from tests.notify.sinks import FakeTelegram, JsonSink, too_many_requests
 from tests.seed import seed_owner
+from tradewarden.clock import use_clock
 from tradewarden.config import Settings
 from tradewarden.notify.events import NotificationKind
 from tradewarden.notify.outbox import enqueue
@@ -46,15 +47,18 @@ def user(sqlite_db: Database) -> int:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> Iterator[Clock]:
+    """The process's clock, settable by the test (every component reads it)."""
+    fake = Clock()
+    with use_clock(fake):
+        yield fake
 
 
 @pytest.fixture
 async def notifier(sqlite_db: Database, tmp_path: Path, clock: Clock,
                    request: pytest.FixtureRequest) -> AsyncIterator[Notifier]:
     extra: dict[str, Any] = getattr(request, "param", {})
-    service = Notifier(sqlite_db, Settings(data_dir=tmp_path, **FAST, **extra), 5, clock)
+    service = Notifier(sqlite_db, Settings(data_dir=tmp_path, **FAST, **extra), 5)
     await service.start()
     try:
         yield service

@@ -17,13 +17,14 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import utcnow as utcnow  # re-exported for older imports
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
 from tradewarden.domain.lifecycle import InvalidEvent, TransitionRefused, apply_event
 from tradewarden.domain.orders import Order
@@ -100,10 +101,6 @@ class AppliedEvent:
 
 #: Writes rows derived from events inside the events' own transaction.
 EventRecorder = Callable[[Session, Sequence[AppliedEvent]], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Ledger:

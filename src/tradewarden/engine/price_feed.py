@@ -20,11 +20,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from tradewarden.brokers.base import BrokerAdapter, Tick
 from tradewarden.brokers.errors import BrokerError, RateLimitedError
+from tradewarden.clock import utcnow
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.engine.price_feed_support import Backoff, FeedGauges, PriceBook, ThrottledLog
 from tradewarden.metrics import Metrics
@@ -32,10 +33,6 @@ from tradewarden.metrics import Metrics
 log = logging.getLogger(__name__)
 
 PriceCallback = Callable[[InstrumentKey, Decimal, datetime], None]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class PriceFeed:
@@ -59,7 +56,7 @@ class PriceFeed:
         healthy_after_s: float = 60.0,
         name: str | None = None,
         metrics: Metrics | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._adapter = adapter
         self._on_price = on_price

@@ -62,6 +62,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import utcnow
 from tradewarden.engine.calendar import IST, TradingCalendar
 from tradewarden.store.calendar_overrides import load_overrides
 from tradewarden.store.db import Database
@@ -214,7 +215,7 @@ class Scheduler:
     """Runs registered daily jobs when due, at most once per job and trading day."""
 
     def __init__(self, db: Database, calendar: TradingCalendar, *,
-                 clock: Clock = lambda: datetime.now(UTC),
+                 clock: Clock = utcnow,
                  jobs: Iterable[DailyJob] | None = None,
                  owner: Owner | None = None,
                  lease: timedelta = timedelta(seconds=60),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from tradewarden.clock import utcnow
 from tradewarden.notify.events import NotificationKind, Severity, default_severity
 from tradewarden.notify.formatting import clip, decimal_or_none, inr, ist, percent, words
 
@@ -246,7 +247,7 @@ _BUILDERS: dict[NotificationKind, Callable[[_Fields], Built]] = {
 def render(kind: str, payload: Mapping[str, Any], severity: str | None = None,
            now: datetime | None = None) -> Message:
     """The message for one outbox row."""
-    fields = _Fields(payload, now or datetime.now(UTC))
+    fields = _Fields(payload, now or utcnow())
     try:
         notification = NotificationKind(kind)
         title, lines = _BUILDERS[notification](fields)

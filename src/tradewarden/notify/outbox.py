@@ -24,7 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tradewarden.engine.ledger import AppliedEvent, utcnow
+from tradewarden.clock import utcnow
+from tradewarden.engine.ledger import AppliedEvent
 from tradewarden.notify.events import NotificationKind, Severity, default_severity
 from tradewarden.notify.formatting import jsonable
 from tradewarden.notify.order_events import notification_for

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tradewarden.engine.ledger import utcnow
+from tradewarden.clock import utcnow
 from tradewarden.notify.outbox import FAILED, PENDING, SUPPRESSED
 from tradewarden.store.tables import NotificationChannel, NotificationSettings, OutboxRow
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
+from tradewarden.clock import utcnow
 from tradewarden.crypto import SecretBox, SecretError
-from tradewarden.engine.ledger import utcnow
 from tradewarden.notify.channels import ChannelClient, Delivery, telegram_chats
 from tradewarden.notify.events import is_critical
 from tradewarden.notify.limiter import Limit, Limiters, SlidingWindow, default_limit
@@ -69,7 +69,6 @@ class Sender:
     def __init__(self, db: Database, cache: PreferenceCache, box: SecretBox,
                  client: ChannelClient, limiters: Limiters,
                  settings: SenderSettings | None = None,
-                 clock: Callable[[], datetime] = utcnow,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self.cache = cache
@@ -77,7 +76,6 @@ class Sender:
         self.client = client
         self.limiters = limiters
         self.settings = settings or SenderSettings()
-        self._clock = clock
         self._monotonic = monotonic
         self._wakeup = asyncio.Event()
         self._busy: set[int] = set()
@@ -114,9 +112,9 @@ class Sender:
             await self.db.run(self.cache.load, self.db)
         if self._monotonic() - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = self._monotonic()
-            await self.db.run(self._prune, self._clock())
+            await self.db.run(self._prune, utcnow())
         delay = self.settings.poll_interval_s
-        for channel_id in await self.db.run(self._due_channels, self._clock()):
+        for channel_id in await self.db.run(self._due_channels, utcnow()):
             if channel_id in self._busy:
                 continue
             channel = self.cache.snapshot.channels.get(channel_id)
@@ -168,7 +166,7 @@ class Sender:
 
     async def _step(self, channel_id: int) -> bool:
         """Handle the channel's due rows once; True when it should be called again."""
-        now = self._clock()
+        now = utcnow()
         rows = await self.db.run(self._due_rows, channel_id, now)
         if not rows:
             return False
@@ -204,13 +202,13 @@ class Sender:
         window.record(self._monotonic())
         if result.ok:
             window.succeeded()
-            await self.db.run(self._mark_sent, [row.id for row, _ in batch], self._clock(),
+            await self.db.run(self._mark_sent, [row.id for row, _ in batch], utcnow(),
                               len(batch) if len(batch) > 1 else None)
             return True
         delay = window.failed(self._monotonic(), self.settings.retry_initial_s,
                               self.settings.retry_max_s, result.retry_after)
         failed = await self.db.run(self._mark_failed, channel.id, [row for row, _ in batch],
-                                   result, self._clock() + timedelta(seconds=delay))
+                                   result, utcnow() + timedelta(seconds=delay))
         log.warning("notification delivery to channel %s (%s://…) failed: %s; %d message(s) "
                     "retried in %.1f s%s", channel.id, channel.scheme,
                     result.error, len(batch), delay,

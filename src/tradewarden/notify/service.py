@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from tradewarden.clock import utcnow
 from tradewarden.config import Settings
 from tradewarden.crypto import SecretBox, SecretError, box_for
 from tradewarden.engine.bus import EventBus, Subscription
-from tradewarden.engine.ledger import AppliedEvent, utcnow
+from tradewarden.engine.ledger import AppliedEvent
 from tradewarden.notify.channels import ChannelClient, mask_url
 from tradewarden.notify.formatting import ist
 from tradewarden.notify.limiter import Limiters
@@ -50,7 +49,7 @@ def sender_settings(settings: Settings) -> SenderSettings:
 
 
 def probe_message(channel_name: str) -> Message:
-    now = datetime.now(UTC)
+    now = utcnow()
     return Message("🔔 Tradewarden test message",
                    f"Notifications to “{channel_name}” work. {ist(now.isoformat(), now)}")
 
@@ -59,7 +58,7 @@ class Notifier:
     """Owns the notification parts of a running process."""
 
     def __init__(self, db: Database, settings: Settings, retry_attempts: int,
-                 clock: Callable[[], datetime] = utcnow, box: SecretBox | None = None) -> None:
+                 box: SecretBox | None = None) -> None:
         self.db = db
         self.box = box or box_for(settings)
         self.cache = PreferenceCache()
@@ -68,7 +67,7 @@ class Notifier:
                                     settings.notify_send_timeout_s)
         self.limiters = Limiters()
         self.sender = Sender(db, self.cache, self.box, self.client, self.limiters,
-                             sender_settings(settings), clock=clock)
+                             sender_settings(settings))
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription[AppliedEvent] | None = None
 

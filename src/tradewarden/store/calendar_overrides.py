@@ -7,12 +7,13 @@ pure and never queries the database itself); the CLI edits them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import utcnow
 from tradewarden.store.db import Database
 from tradewarden.store.tables import CalendarOverrideRow
 
@@ -75,7 +76,7 @@ class CalendarOverrides:
         row = self._row(override.day)
         previous = _to_override(row) if row is not None else None
         if row is None:
-            row = CalendarOverrideRow(day=override.day, created_at=now or datetime.now(UTC))
+            row = CalendarOverrideRow(day=override.day, created_at=now or utcnow())
             self._session.add(row)
         row.kind = override.kind.value
         row.open_time = override.open_time

@@ -5,12 +5,12 @@ Webhook secrets are stored encrypted: see ``store/webhook_secrets.py``."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import utcnow
 from tradewarden.crypto import SecretBox
 from tradewarden.store.repositories import AlreadyExists
 from tradewarden.store.tables import Strategy
@@ -47,7 +47,7 @@ class Strategies:
         """A new strategy with a fresh token and a secret encrypted with ``box``."""
         if self._name_taken(name):
             raise AlreadyExists(f"a strategy named {name!r} already exists")
-        now = datetime.now(UTC)
+        now = utcnow()
         row = Strategy(user_id=self.user_id, account_id=account_id, name=name,
                        webhook_token=new_webhook_token(), mode=mode,
                        position_guards=position_guards, allow_amo=allow_amo, is_paused=False,
