@@ -21,7 +21,7 @@ from tradewarden.api.openalgo.common import (
     success,
 )
 from tradewarden.domain.strategy import Level
-from tradewarden.domain.trades import Trade, TradeError
+from tradewarden.domain.trades import Loosening, Trade, TradeError
 from tradewarden.engine.trades.operations import (
     UNCHANGED,
     TradeConflict,
@@ -55,6 +55,9 @@ class UpdateTrade(_Body):
     stop_loss: Decimal | None = Field(default=None, gt=0, le=MAX_PRICE)
     target: Decimal | None = Field(default=None, gt=0, le=MAX_PRICE)
     trailing_stop: Level | None = None
+    #: loosen a protective level on purpose (a lower stop-loss or trailing level for a long,
+    #: higher for a short, or removing one); refused (422) otherwise
+    allow_loosen: bool = False
 
 
 class ExitTrade(_Body):
@@ -153,7 +156,8 @@ async def activetrades(request: Request) -> JSONResponse:
 @router.post("/updatetrade")
 async def updatetrade(request: Request) -> JSONResponse:
     """Change an active trade's stop-loss / target (prices) or trailing stop; ``null`` removes
-    one, an absent field is left as it is."""
+    one, an absent field is left as it is. Loosening the stop-loss or the trailing level needs
+    ``allow_loosen: true``; what was loosened is listed in ``loosened``."""
     user_id, body, raw = await _parse(request, UpdateTrade)
     changes = {name: getattr(body, name) if name in raw else UNCHANGED
                for name in ("stop_loss", "target", "trailing_stop")}
@@ -161,10 +165,17 @@ async def updatetrade(request: Request) -> JSONResponse:
         raise OpenAlgoError(422, "give stop_loss, target or trailing_stop to change")
     ops = services_of(request).engine.trade_ops
     try:
-        trade = await ops.update(user_id, body.trade_id, **changes)
+        edited = await ops.edit(user_id, body.trade_id, allow_loosen=body.allow_loosen,
+                                **changes)
     except (TradeError, TradeNotFound) as exc:
         raise _refused(exc) from exc
-    return success(data=trade_json(trade, ops.view(trade)))
+    data = trade_json(edited.trade, ops.view(edited.trade))
+    data["loosened"] = [_loosening_json(change) for change in edited.loosened]
+    return success(data=data)
+
+
+def _loosening_json(change: Loosening) -> dict[str, Any]:
+    return {"level": change.level, "from": _money(change.before), "to": _money(change.after)}
 
 
 @router.post("/exittrade")

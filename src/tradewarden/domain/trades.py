@@ -171,6 +171,43 @@ def trailing_level_of(best: Decimal, trail: Level, side: TradeSide) -> Decimal:
     return best - distance if side is TradeSide.LONG else best + distance
 
 
+@dataclass(frozen=True, slots=True)
+class Loosening:
+    """A protective level an edit moves away from safety: ``level`` is ``stop_loss`` or
+    ``trailing_level``; ``after`` is ``None`` when the edit removes it."""
+
+    level: str
+    before: Decimal
+    after: Decimal | None
+
+    def describe(self) -> str:
+        name = "stop-loss" if self.level == "stop_loss" else "trailing level"
+        after = "none" if self.after is None else f"{self.after:.2f}"
+        return f"{name} {self.before:.2f} \u2192 {after}"
+
+
+def loosening(side: TradeSide, level: str, before: Decimal | None,
+              after: Decimal | None) -> Loosening | None:
+    """The loosening of one protective level (lower for a long, higher for a short, or
+    removed), or ``None`` when the edit keeps or tightens it. Compared to 6 decimal places
+    (a trailing level comes from float ticks)."""
+    if before is None:
+        return None
+    places = Decimal("0.000001")
+    if after is not None and (after.quantize(places) - before.quantize(places)) * side.sign >= 0:
+        return None
+    return Loosening(level, before, after)
+
+
+def loosening_refused(side: TradeSide, found: Loosening) -> TradeError:
+    """The refusal of an edit that loosens ``found`` without ``allow_loosen``."""
+    name = "stop_loss" if found.level == "stop_loss" else "the trailing stop's level"
+    way = "lower" if side is TradeSide.LONG else "higher"
+    change = "removing it" if found.after is None else f"{way} {found.after:.2f}"
+    return TradeError(f"{name} is {found.before:.2f} and only tightens ({change} would loosen "
+                      f"it); send allow_loosen: true to loosen it on purpose")
+
+
 def check_levels(side: TradeSide, last_price: Decimal | None, stop_loss: Decimal | None,
                  target: Decimal | None) -> None:
     """Refuse levels that would fire at once or make no sense for the side."""

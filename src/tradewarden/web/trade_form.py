@@ -15,7 +15,7 @@ from tradewarden.domain.strategy import Level
 from tradewarden.domain.trades import Trade
 from tradewarden.web.forms import Form
 
-FIELDS = ("stop_loss", "target", "trailing_kind", "trailing_value")
+FIELDS = ("stop_loss", "target", "trailing_kind", "trailing_value", "allow_loosen")
 TRAIL_KINDS = ("points", "percent")
 #: words in the engine's messages → the field they are about
 MESSAGE_FIELDS = (("trailing_stop", "trailing_value"), ("trailing stop", "trailing_value"),
@@ -40,7 +40,7 @@ def values_of(trade: Trade) -> dict[str, str]:
     trail = trade.trailing_stop
     return {"stop_loss": _plain(trade.stop_loss), "target": _plain(trade.target),
             "trailing_kind": trail.kind.value if trail else "",
-            "trailing_value": _plain(trail.value) if trail else ""}
+            "trailing_value": _plain(trail.value) if trail else "", "allow_loosen": ""}
 
 
 def readable(message: str) -> str:
@@ -51,7 +51,8 @@ def readable(message: str) -> str:
 
 def parse(form: Form | dict[str, str], trade: Trade) -> LevelsForm:
     """Check the submitted levels; ``changes`` holds only what differs from ``trade`` (an
-    empty price removes that level)."""
+    empty price removes that level), plus ``allow_loosen`` when the box is ticked and
+    something changes (loosening a stop is refused without it)."""
     raw = form.as_dict() if isinstance(form, Form) else dict(form)
     values = {name: raw.get(name, "").replace(",", "")[:40] for name in FIELDS}
     result = LevelsForm(values)
@@ -65,7 +66,8 @@ def parse(form: Form | dict[str, str], trade: Trade) -> LevelsForm:
     document: dict[str, Any] = {
         "trade_id": trade.id, "stop_loss": values["stop_loss"] or None,
         "target": values["target"] or None,
-        "trailing_stop": {"kind": kind, "value": trail_value} if kind and trail_value else None}
+        "trailing_stop": {"kind": kind, "value": trail_value} if kind and trail_value else None,
+        "allow_loosen": values["allow_loosen"] or False}
     try:
         checked = UpdateTrade.model_validate(document)
     except ValidationError as exc:
@@ -85,6 +87,8 @@ def parse(form: Form | dict[str, str], trade: Trade) -> LevelsForm:
         result.changes["target"] = checked.target
     if not _same_level(checked.trailing_stop, trade.trailing_stop):
         result.changes["trailing_stop"] = checked.trailing_stop
+    if result.changes and checked.allow_loosen:
+        result.changes["allow_loosen"] = True
     return result
 
 

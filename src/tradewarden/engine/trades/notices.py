@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tradewarden.domain.trades import ExitReason, Trade
+from tradewarden.domain.trades import ExitReason, Loosening, Trade
 from tradewarden.notify.events import NotificationKind
 from tradewarden.notify.outbox import alert_in_session, enqueue
 from tradewarden.store.tables import Strategy
+
+log = logging.getLogger(__name__)
 
 
 def _strategy_name(session: Session, strategy_id: int | None) -> str | None:
@@ -46,6 +50,16 @@ def trade_exited(session: Session, trade: Trade) -> None:
                    order_id=trade.exit_order_id)
     enqueue(session, trade.user_id, NotificationKind.TRADE_EXITED, payload,
             dedupe_key=f"trade:{trade.id}:exited")
+
+
+def levels_loosened(session: Session, trade: Trade, changes: Sequence[Loosening]) -> None:
+    """Record a loosening made on request (``allow_loosen``): a log line and a warning alert,
+    in the transaction that saves the new levels."""
+    text = (f"trade {trade.id} ({trade.side.value} {trade.quantity} {trade.key}): protection "
+            f"loosened on request \u2014 {', '.join(c.describe() for c in changes)}")
+    log.warning("%s", text)
+    alert_in_session(session, trade.user_id, "warning", text,
+                     title="Trade protection loosened")
 
 
 def portfolio_hit(session: Session, user_id: int, strategy_id: int, reason: ExitReason,

@@ -16,11 +16,14 @@ from tradewarden.domain.orders import ExecutionType, Order, Origin
 from tradewarden.domain.strategy import Level, StrategySettings
 from tradewarden.domain.trades import (
     ExitReason,
+    Loosening,
     Trade,
     TradeError,
     TradeSide,
     TradeStatus,
     check_levels,
+    loosening,
+    loosening_refused,
     trailing_level_of,
 )
 from tradewarden.engine.trades import notices
@@ -41,6 +44,15 @@ class TradeConflict(TradeError):
 
 #: "leave this level as it is" in :meth:`TradeOperations.update`.
 UNCHANGED: object = object()
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEdit:
+    """An accepted edit: the trade as saved, and the protective levels it loosened (only
+    with ``allow_loosen``)."""
+
+    trade: Trade
+    loosened: tuple[Loosening, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,24 +110,45 @@ class TradeOperations:
         return trade
 
     async def update(self, user_id: int, trade_id: int, *, stop_loss: object = UNCHANGED,
-                     target: object = UNCHANGED, trailing_stop: object = UNCHANGED) -> Trade:
-        """Change an active trade's levels (``None`` removes one)."""
+                     target: object = UNCHANGED, trailing_stop: object = UNCHANGED,
+                     allow_loosen: bool = False) -> Trade:
+        """Change an active trade's levels (``None`` removes one); see :meth:`edit`."""
+        edited = await self.edit(user_id, trade_id, stop_loss=stop_loss, target=target,
+                                 trailing_stop=trailing_stop, allow_loosen=allow_loosen)
+        return edited.trade
+
+    async def edit(self, user_id: int, trade_id: int, *, stop_loss: object = UNCHANGED,
+                   target: object = UNCHANGED, trailing_stop: object = UNCHANGED,
+                   allow_loosen: bool = False) -> TradeEdit:
+        """Change an active trade's levels (``None`` removes one).
+
+        Protection never loosens by accident: a stop-loss moved away from the price (lower
+        for a long, higher for a short) or removed, and a trailing stop whose level at the
+        best price so far would be looser than the current (ratcheted) one or that is removed,
+        are refused unless ``allow_loosen``; an allowed loosening is logged and raised as a
+        warning alert in the same transaction.
+        """
         known = self.manager.trades.get(trade_id)
         last = None
         if known is not None and known.user_id == user_id:
             last = await self.manager.price_of(known.account_id,
                                                InstrumentKey(known.exchange, known.symbol))
-        live_best = None
+        live_best = live_level = None
         if known is not None and trade_id in self.manager.engine:
-            live_best = Decimal(repr(self.manager.engine.trail_state(trade_id)[0]))
+            best_float, level_float = self.manager.engine.trail_state(trade_id)
+            live_best = Decimal(repr(best_float))
+            if level_float is not None:
+                live_level = Decimal(repr(round(level_float, 6)))
 
-        def write() -> Trade:
+        def write() -> TradeEdit:
             with self.db.transaction() as session:
                 trade = self._owned(session, user_id, trade_id, for_update=True)
                 if trade.status is not TradeStatus.ACTIVE or self.manager.is_exiting(trade_id):
                     raise TradeConflict(f"trade {trade_id} is exiting"
                                         if trade.status is TradeStatus.ACTIVE
                                         else f"trade {trade_id} is {trade.status.value}")
+                stop_before = trade.stop_loss
+                level_before = live_level if live_level is not None else trade.trailing_level
                 if stop_loss is not UNCHANGED:
                     trade.stop_loss = _price(stop_loss, "stop_loss")
                 if target is not UNCHANGED:
@@ -128,6 +161,9 @@ class TradeOperations:
                 trade.best_price = best
                 trade.trailing_level = (trailing_level_of(best, trade.trailing_stop, trade.side)
                                         if trade.trailing_stop else None)
+                loosened = self._loosened(
+                    trade, stop_before if stop_loss is not UNCHANGED else None,
+                    level_before if trailing_stop is not UNCHANGED else None, allow_loosen)
                 check_levels(trade.side, last, trade.stop_loss, trade.target)
                 level = trade.trailing_level
                 if level is not None and last is not None and (
@@ -136,11 +172,26 @@ class TradeOperations:
                                      f"the last price {last}")
                 trade.updated_at = self.manager.now()
                 store.save_trade(session, trade)
-                return trade
+                if loosened:
+                    notices.levels_loosened(session, trade, loosened)
+                return TradeEdit(trade, loosened)
 
-        trade = await self.db.run(write)
-        self.manager.refresh(trade)
-        return trade
+        edited = await self.db.run(write)
+        self.manager.refresh(edited.trade)
+        return edited
+
+    @staticmethod
+    def _loosened(trade: Trade, stop_before: Decimal | None, level_before: Decimal | None,
+                  allow_loosen: bool) -> tuple[Loosening, ...]:
+        """The protective levels this edit loosens (``None`` before: not edited); refused
+        (``TradeError``) unless ``allow_loosen``."""
+        found = tuple(change for change in (
+            loosening(trade.side, "stop_loss", stop_before, trade.stop_loss),
+            loosening(trade.side, "trailing_level", level_before, trade.trailing_level))
+            if change is not None)
+        if found and not allow_loosen:
+            raise loosening_refused(trade.side, found[0])
+        return found
 
     async def exit(self, user_id: int, trade_id: int) -> Trade:
         """Exit the trade now at market (reason ``manual_exit``)."""
