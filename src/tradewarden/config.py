@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -35,8 +37,15 @@ class Settings(BaseSettings):
     paper_url: str | None = Field(
         default=None, description="Standalone paper broker URL; default: in-process simulator."
     )
+    paper_clock: Literal["open", "real"] = Field(
+        default="open", description="Session of the in-process paper broker: always open, or "
+        "the NSE calendar at IST wall time.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or networks of reverse proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto are believed (default: none, the headers are "
+        "ignored).")
     admin_api_key: SecretStr | None = Field(
         default=None, description="Becomes the admin's API key on first start (automation)."
     )
@@ -80,6 +89,25 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        """A list, or (from the environment) a comma-separated string; each an IP or network."""
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value
+        proxies = []
+        for item in value:
+            try:
+                text = str(item).strip()
+                proxies.append(str(ipaddress.ip_network(text, strict=False)) if "/" in text
+                               else str(ipaddress.ip_address(text)))
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {item!r} is not an IP address or "
+                                 "network") from None
+        return proxies
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.web.conftest import Seeded, WebStack, WebUser, seed_orders
@@ -168,10 +168,20 @@ def test_live_channel_sends_only_the_callers_orders(web_stack: WebStack) -> None
 def test_live_channel_refuses_strangers_and_cross_site_pages(web_stack: WebStack) -> None:
     user = web_stack.add_user("ws-c")
     ws_url = web_stack.url.replace("http://", "ws://") + "/api/v1/ws"
-    for headers in ({}, {"X-API-Key": "tw_not_a_key_0123456789abcdef"}):
-        with pytest.raises(InvalidStatus) as refused:
-            connect(ws_url, additional_headers=headers).close()
-        assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as refused:
+        connect(ws_url, additional_headers={"X-API-Key": "tw_not_a_key_0123456789abcdef"})
+    assert refused.value.response.status_code == 403
+    # without credentials in the handshake, the first message must carry a valid key
+    for first in ({"type": "auth", "apikey": "tw_not_a_key_0123456789abcdef"},
+                  {"type": "subscribe"}, "not json"):
+        with connect(ws_url) as socket:
+            socket.send(first if isinstance(first, str) else json.dumps(first))
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    with connect(ws_url) as socket:
+        socket.send(json.dumps({"type": "auth", "apikey": user.api_key}))
+        assert json.loads(socket.recv(timeout=10))["data"]["user"] == user.name
     with signed_in(web_stack, user) as client:
         cookie = f"tw_session={client.cookies['tw_session']}"
     with connect(ws_url, additional_headers={"Cookie": cookie},

@@ -3,9 +3,16 @@
 Keys arrive as ``X-API-Key``, ``Authorization: Bearer``, or (OpenAlgo routes) ``apikey`` in the
 JSON body. A successful lookup is cached for a few seconds; misses are never cached, so a key
 created by the CLI works at once, and a key revoked in the dashboard is dropped from the cache at
-once (one revoked by the CLI, another process, stops working within ``CACHE_TTL_S``). A client
-address with too many failures gets 429 for a while. ``api_keys.last_used_at`` is kept to the
-minute: uses are noted in memory and written in one statement at most every ``USAGE_FLUSH_S``.
+once (one revoked by the CLI, another process, stops working within ``CACHE_TTL_S``).
+
+Failed attempts are counted per client address and per key prefix (what the dashboard shows of
+a key); past ``MAX_FAILURES`` in ``FAILURE_WINDOW_S`` a wrong or missing key is answered 429
+instead of 401/403. A **valid key is always served**: keys are long random values, so checking
+one costs nothing in guessing resistance, and nobody's failures — from a shared address or
+aimed at it — can stop another client's orders and exits. The address is the connection's
+peer; ``X-Forwarded-For`` counts only from configured proxies (``trusted_proxies``, applied by
+the server in ``cli/run.py``). ``api_keys.last_used_at`` is kept to the minute: uses are noted
+in memory and written in one statement at most every ``USAGE_FLUSH_S``.
 """
 
 from __future__ import annotations
@@ -17,10 +24,10 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import Request
 from sqlalchemy import Table, bindparam, update
+from starlette.requests import HTTPConnection
 
-from tradewarden.security import hash_api_key
+from tradewarden.security import api_key_display_prefix, hash_api_key
 from tradewarden.store.db import Database
 from tradewarden.store.repositories import ApiKeys
 from tradewarden.store.tables import ApiKey
@@ -35,6 +42,7 @@ CACHE_TTL_S = 5.0
 USAGE_FLUSH_S = 60.0
 MAX_FAILURES = 10
 FAILURE_WINDOW_S = 60.0
+MAX_TRACKED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +63,8 @@ class AuthError(Exception):
         self.message = message
 
 
-def key_from_headers(request: Request) -> str | None:
+def key_from_headers(request: HTTPConnection) -> str | None:
+    """The key of ``X-API-Key`` or ``Authorization: Bearer`` (requests and websockets)."""
     key = request.headers.get("x-api-key")
     if key:
         return key.strip()
@@ -66,29 +75,56 @@ def key_from_headers(request: Request) -> str | None:
 
 
 class FailureLimiter:
-    """Counts failed attempts per client address in a sliding window."""
+    """Counts failed attempts per name (an address, a key prefix, a user) in a sliding window.
 
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S) -> None:
+    Only the newest ``limit`` times are kept per name, and names whose failures have all aged
+    out are dropped once more than ``max_names`` are tracked, so a client inventing names or
+    hammering away cannot grow the memory used without bound.
+    """
+
+    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S,
+                 max_names: int = MAX_TRACKED) -> None:
         self.limit = limit
         self.window_s = window_s
+        self.max_names = max_names
         self._failures: dict[str, deque[float]] = {}
 
-    def blocked(self, client: str) -> bool:
-        recent = self._recent(client)
-        return len(recent) >= self.limit
+    def blocked(self, name: str) -> bool:
+        return self.failures(name) >= self.limit
 
-    def record(self, client: str) -> None:
-        self._recent(client).append(time.monotonic())
-
-    def _recent(self, client: str) -> deque[float]:
-        window = self._failures.setdefault(client, deque())
+    def failures(self, name: str) -> int:
+        """Failures of ``name`` within the window (at most ``limit``)."""
+        window = self._failures.get(name)
+        if window is None:
+            return 0
         cutoff = time.monotonic() - self.window_s
         while window and window[0] < cutoff:
             window.popleft()
-        if not window and len(self._failures) > 10_000:
-            self._failures.pop(client, None)
-            window = self._failures.setdefault(client, deque())
-        return window
+        if not window:
+            del self._failures[name]
+        return len(window)
+
+    def record(self, name: str) -> None:
+        window = self._failures.get(name)
+        if window is None:
+            if len(self._failures) >= self.max_names:
+                self._sweep()
+            window = self._failures[name] = deque(maxlen=self.limit)
+        window.append(time.monotonic())
+
+    def _sweep(self) -> None:
+        """Forget names without recent failures; if that is not enough, the oldest half."""
+        cutoff = time.monotonic() - self.window_s
+        for name in [n for n, w in self._failures.items() if not w or w[-1] < cutoff]:
+            del self._failures[name]
+        if len(self._failures) >= self.max_names:
+            for name in list(self._failures)[:len(self._failures) // 2]:
+                del self._failures[name]
+
+
+def key_prefix(key: str) -> str:
+    """The name a key's failures are also counted under: its shown prefix."""
+    return "key:" + api_key_display_prefix(key)
 
 
 class Authenticator:
@@ -108,11 +144,10 @@ class Authenticator:
 
     async def authenticate(self, key: str | None, client: str, *,
                            missing_status: int = 401) -> Caller:
-        if self.limiter.blocked(client):
-            raise AuthError(429, "too many failed authentication attempts; try again later")
+        """The key's owner; a wrong or missing key raises ``AuthError`` (429 once its address
+        or prefix has failed too often). A valid key is never refused."""
         if not key:
-            self.limiter.record(client)
-            raise AuthError(missing_status, "missing API key")
+            raise self._failure(client, None, missing_status, "missing API key")
         digest = hash_api_key(key)
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
@@ -120,11 +155,20 @@ class Authenticator:
             return cached[1]
         caller = await self._shared_lookup(digest, key)
         if caller is None:
-            self.limiter.record(client)
-            raise AuthError(403, "invalid API key")
+            raise self._failure(client, key, 403, "invalid API key")
         self._cache[digest] = (time.monotonic() + CACHE_TTL_S, caller)
         self._note_use(digest)
         return caller
+
+    def _failure(self, client: str, key: str | None, status: int, message: str) -> AuthError:
+        """Count a failed attempt; the error to answer it with."""
+        names = [client] if key is None else [client, key_prefix(key)]
+        limited = any(self.limiter.blocked(name) for name in names)
+        for name in names:
+            self.limiter.record(name)
+        if limited:
+            return AuthError(429, "too many failed authentication attempts; try again later")
+        return AuthError(status, message)
 
     def forget(self, digest: str) -> None:
         """Drop a key (by its hash) from the cache: it was revoked."""
@@ -171,5 +215,7 @@ class Authenticator:
             return Caller(user.id, user.username, user.is_admin)
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_address(connection: HTTPConnection) -> str:
+    """The address failures are counted under: the connection's peer (the client named by
+    ``X-Forwarded-For`` only when the server was told to trust the proxy that sent it)."""
+    return connection.client.host if connection.client else "unknown"

@@ -1,8 +1,12 @@
 """``WS /api/v1/ws``: the caller's live ``order`` (later ``trade``, ``tick``, ``notification``)
 messages as JSON text frames ``{"type": …, "data": …}``.
 
-Authenticated by the dashboard's session cookie (same-origin pages only) or an API key
-(``?apikey=``, ``X-API-Key`` or ``Authorization: Bearer``). The first frame is
+Authenticated by the dashboard's session cookie (same-origin pages only), an API key in the
+handshake (``X-API-Key`` or ``Authorization: Bearer``; ``?apikey=`` still works but puts the key
+in URLs, which proxies log), or — with no credentials in the handshake — an API key in the
+client's first message, ``{"type": "auth", "apikey": "…"}``, sent within ``AUTH_TIMEOUT_S``.
+Credentials in the handshake that are wrong are refused there (HTTP 403); a wrong or missing
+first message closes the socket with code 1008. The first frame sent is
 ``{"type": "hello", "data": {"user": …, "channels": […]}}``. A client that falls too far behind
 is closed with code 4008; it should reconnect and re-read what it shows.
 """
@@ -15,12 +19,12 @@ import json
 import logging
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from tradewarden.api.auth import AuthError, key_from_headers
+from tradewarden.api.auth import AuthError, client_address, key_from_headers
 from tradewarden.services import Services
 from tradewarden.web import csrf
 from tradewarden.web.live import CHANNELS, LiveClient
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 LAGGING_CLOSE_CODE = 4008
 POLICY_CLOSE_CODE = 1008
 SEND_CLOSE_TIMEOUT_S = 1.0
+AUTH_TIMEOUT_S = 10.0
+MAX_AUTH_MESSAGE = 4096
 
 
 def _json_default(value: Any) -> Any:
@@ -42,31 +48,70 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-async def _caller(websocket: WebSocket, services: Services) -> tuple[int, str] | None:
-    """(user id, username) of the connecting client, or None."""
-    key = websocket.query_params.get("apikey") or key_from_headers(websocket)  # type: ignore[arg-type]
-    client = websocket.client.host if websocket.client else "unknown"
+async def _handshake_caller(websocket: WebSocket,
+                            services: Services) -> tuple[int, str] | Literal["ask"] | None:
+    """(user id, username) from the handshake's credentials, None when they are wrong, or
+    ``"ask"`` when there are none (the key is expected in the first message)."""
+    key = websocket.query_params.get("apikey") or key_from_headers(websocket)
     if key:
-        try:
-            caller = await services.auth.authenticate(key, client)
-        except AuthError:
-            return None
-        return caller.user_id, caller.username
+        return await _key_caller(services, key, client_address(websocket))
     token = websocket.cookies.get(SESSION_COOKIE)
-    if token is None or not csrf.same_origin(websocket):  # no cross-site socket hijacking
+    if token is None:
+        return "ask"
+    if not csrf.same_origin(websocket):  # no cross-site socket hijacking
         return None
     session = await services.web_sessions.lookup(token)
     return (session.user_id, session.username) if session is not None else None
 
 
+async def _key_caller(services: Services, key: str | None,
+                      client: str) -> tuple[int, str] | None:
+    try:
+        caller = await services.auth.authenticate(key, client)
+    except AuthError:
+        return None
+    return caller.user_id, caller.username
+
+
+async def _first_message_key(websocket: WebSocket) -> str | None:
+    """The key of ``{"type": "auth", "apikey": …}``, the first frame after accept, or None."""
+    try:
+        message = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        return None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    raw = message.get("text")
+    if not isinstance(raw, str) or len(raw) > MAX_AUTH_MESSAGE:
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("type") != "auth":
+        return None
+    key = body.get("apikey")
+    return key if isinstance(key, str) and key else None
+
+
 @router.websocket("/api/v1/ws")
 async def live(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
-    who = await _caller(websocket, services)
+    who = await _handshake_caller(websocket, services)
     if who is None:
         await websocket.close(code=POLICY_CLOSE_CODE)  # before accept: answered 403
         return
     await websocket.accept()
+    if who == "ask":
+        try:
+            key = await _first_message_key(websocket)
+        except WebSocketDisconnect:
+            return
+        who = await _key_caller(services, key, client_address(websocket))
+        if who is None:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=POLICY_CLOSE_CODE, reason="authentication failed")
+            return
     client = services.live.connect(who[0])
     try:
         await websocket.send_text(json.dumps(

@@ -20,6 +20,7 @@ from tradewarden.cli.common import (
     settings_from,
 )
 from tradewarden.config import Settings
+from tradewarden.logs import install_redaction
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def serve(settings: Settings, brokers: BrokerSetup | None = None,
           extras: Sequence[Extra] = ()) -> None:
     """First-start bootstrap, then the service until Ctrl-C / SIGTERM."""
     configure_logging(settings.log_level)
+    install_redaction()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     with open_database(settings) as db:
@@ -64,4 +66,13 @@ def serve(settings: Settings, brokers: BrokerSetup | None = None,
     log.info("listening on http://%s:%s (database %s)", settings.host, settings.port,
              settings.resolved_database_url.split("@")[-1])
     uvicorn.run(create_app(settings, brokers, extras=extras), host=settings.host,
-                port=settings.port, log_level=settings.log_level.lower(), lifespan="on")
+                port=settings.port, log_level=settings.log_level.lower(), lifespan="on",
+                **proxy_options(settings))
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's forwarded-header handling: off unless ``trusted_proxies`` names the proxies
+    (uvicorn's own default believes ``X-Forwarded-For`` from any local client)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
