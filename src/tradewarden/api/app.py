@@ -26,6 +26,7 @@ from tradewarden.api import (
 )
 from tradewarden.api.auth import AuthError
 from tradewarden.api.deps import auth_error_response
+from tradewarden.api.json_body import guard_json_body, is_json_request
 from tradewarden.api.openalgo import books_router, placing_router
 from tradewarden.api.openalgo.common import OpenAlgoError, error_response
 from tradewarden.api.openalgo.shortcut import OpenAlgoShortcut
@@ -51,6 +52,9 @@ class TradewardenApp(FastAPI):
 
     A middleware added with ``add_middleware`` (CORS, say) does not see those requests: give
     the shortcut the same behaviour, or drop the shortcut, when adding one.
+
+    JSON bodies that FastAPI decodes are checked first (size, nesting depth: ``json_body``), so
+    a hostile body is a clear 4xx rather than Python's ``RecursionError``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -58,8 +62,16 @@ class TradewardenApp(FastAPI):
         self.shortcut = OpenAlgoShortcut([placing_router, books_router])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not await self.shortcut.handle(self, scope, receive, send):
-            await super().__call__(scope, receive, send)
+        if await self.shortcut.handle(self, scope, receive, send):
+            return
+        if is_json_request(scope):
+            receive, error = await guard_json_body(receive)
+            if error is not None:
+                response = JSONResponse({"status": "error", "message": error.message},
+                                        status_code=error.status)
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, brokers: BrokerSetup | None = None,

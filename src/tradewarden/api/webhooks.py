@@ -3,30 +3,34 @@
 ``POST /webhook/{token}`` — authenticated by the strategy's unguessable token plus either
 ``"secret_key"`` in the body or ``X-Signature: hex(HMAC-SHA256(secret, raw body))``. Every leg is
 recorded (with the alert) before it is guarded; the answer lists each leg's outcome.
+``execution_type`` (``entry`` or ``exit``) holds for every shape: flat, ``position_size`` and
+``legs``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tradewarden.api.json_body import JsonBodyError, JsonTooDeep, decode_json
 from tradewarden.api.openalgo.requests import (
     ORDER_TYPE_VALUES,
     SIDE_VALUES,
     InstrumentFields,
     decimal_amount,
+    field_errors,
     one_of,
     signed_whole_number,
+    unfilled_placeholder,
     whole_number,
 )
 from tradewarden.domain.instruments import InstrumentKey
@@ -74,28 +78,22 @@ class Leg(InstrumentFields):
     @field_validator("action", mode="before")
     @classmethod
     def _action(cls, value: Any) -> str | None:
-        return None if value in (None, "") else one_of(value, "action", SIDE_VALUES)
+        return None if value in (None, "") else one_of(value, SIDE_VALUES)
 
     @field_validator("pricetype", mode="before")
     @classmethod
     def _pricetype(cls, value: Any) -> str:
-        return one_of(value, "pricetype", ORDER_TYPE_VALUES)
+        return one_of(value, ORDER_TYPE_VALUES)
 
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: Any) -> int | None:
-        return None if value in (None, "") else whole_number(value, "quantity", minimum=1)
+        return None if value in (None, "") else whole_number(value, minimum=1)
 
     @field_validator("price", "trigger_price", mode="before")
     @classmethod
     def _prices(cls, value: Any) -> Decimal | None:
-        return None if value in (None, "") else decimal_amount(value, "price")
-
-
-class MultiLeg(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    execution_type: Literal["entry", "exit"] = "entry"
-    legs: list[Leg] = Field(min_length=1, max_length=MAX_LEGS)
+        return None if value in (None, "") else decimal_amount(value)
 
 
 class SmartAlert(Leg):
@@ -104,7 +102,36 @@ class SmartAlert(Leg):
     @field_validator("position_size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> int:
-        return signed_whole_number(value, "position_size")
+        return signed_whole_number(value)
+
+
+class Signal(BaseModel):
+    """What the whole alert is: entries (the default) or exits, in every shape."""
+
+    model_config = ConfigDict(extra="ignore")
+    execution_type: ExecutionType = ExecutionType.ENTRY
+
+    @field_validator("execution_type", mode="before")
+    @classmethod
+    def _execution_type(cls, value: Any) -> ExecutionType:
+        if value is None:
+            return ExecutionType.ENTRY
+        text = value.strip().lower() if isinstance(value, str) else None
+        if text not in (ExecutionType.ENTRY.value, ExecutionType.EXIT.value):
+            raise ValueError("must be entry or exit")
+        return ExecutionType(text)
+
+
+class MultiLeg(Signal):
+    legs: list[Leg] = Field(min_length=1, max_length=MAX_LEGS)
+
+
+class FlatAlert(Leg, Signal):
+    """One leg with its fields at the top level."""
+
+
+class FlatSmartAlert(SmartAlert, Signal):
+    """A target position with its fields at the top level."""
 
 
 class _Bucket:
@@ -147,8 +174,10 @@ async def _handle(token: str, request: Request) -> JSONResponse:
     signature = request.headers.get("x-signature")
     body: Any = None
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
+        body = decode_json(raw) if raw.strip() else None
+    except JsonTooDeep as exc:
+        raise WebhookError(exc.status, exc.message) from exc
+    except JsonBodyError:
         body = None
     _authenticate(_secret(services, strategy), raw, body, signature)
     if not _limiter.allow(token):
@@ -219,17 +248,17 @@ def _hex_hmac(secret: str, raw: bytes) -> bytes:
 
 
 def _legs(body: dict[str, Any]) -> tuple[ExecutionType, list[Leg]]:
+    """The alert's execution type and legs, whatever its shape (422 naming each bad field)."""
+    placeholder = unfilled_placeholder(body)
+    if placeholder is not None:
+        raise WebhookError(422, placeholder)
+    shape: type[MultiLeg | FlatSmartAlert | FlatAlert] = (
+        MultiLeg if "legs" in body else FlatSmartAlert if "position_size" in body else FlatAlert)
     try:
-        if "legs" in body:
-            multi = MultiLeg.model_validate(body)
-            return ExecutionType(multi.execution_type), multi.legs
-        if "position_size" in body:
-            return ExecutionType.ENTRY, [SmartAlert.model_validate(body)]
-        return ExecutionType.ENTRY, [Leg.model_validate(body)]
+        alert = shape.model_validate(body)
     except ValidationError as exc:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: "
-                 f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()]
-        raise WebhookError(422, "; ".join(parts)) from exc
+        raise WebhookError(422, field_errors(exc)) from exc
+    return alert.execution_type, alert.legs if isinstance(alert, MultiLeg) else [alert]
 
 
 async def _sized(services: Services, strategy: Strategy, account: int, legs: list[Leg],
@@ -276,6 +305,9 @@ def _intents(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
     target = leg.position_size
     if target == held:
         raise WebhookError(422, f"legs.{index}: position already at {target}")
+    if execution_type is ExecutionType.EXIT and not _reduces(held, target):
+        raise WebhookError(422, f"legs.{index}: execution_type is exit, but position_size "
+                                f"{target} does not reduce the strategy's {leg.symbol} ({held:+d})")
     flips = held != 0 and target != 0 and (held > 0) != (target > 0)
     if flips:
         return [_order(strategy, leg, Side.SELL if held > 0 else Side.BUY, abs(held),
@@ -285,6 +317,11 @@ def _intents(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
     reducing = held != 0 and abs(target) < abs(held)
     return [_order(strategy, leg, Side.BUY if target > held else Side.SELL, abs(target - held),
                    ExecutionType.EXIT if reducing else ExecutionType.ENTRY)]
+
+
+def _reduces(held: int, target: int) -> bool:
+    """Whether moving from ``held`` to ``target`` only closes part or all of the position."""
+    return held != 0 and (target == 0 or ((target > 0) == (held > 0) and abs(target) < abs(held)))
 
 
 def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType, held: int,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -13,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from tradewarden.api.auth import AuthError, Caller, client_address, key_from_headers
+from tradewarden.api.json_body import JsonBodyError, decode_json
+from tradewarden.api.openalgo.requests import field_errors, unfilled_placeholder
 from tradewarden.domain.orders import OrderType
 from tradewarden.services import Services
 from tradewarden.store.tables import OrderRow
@@ -60,9 +61,9 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise OpenAlgoError(400, f"malformed JSON: {exc}") from exc
+        body = decode_json(raw)
+    except JsonBodyError as exc:
+        raise OpenAlgoError(exc.status, exc.message) from exc
     if not isinstance(body, dict):
         raise OpenAlgoError(400, "the request body must be a JSON object")
     return body
@@ -81,15 +82,14 @@ async def authenticate(request: Request, body: dict[str, Any]) -> Caller:
 
 
 def validate(model: type[M], body: dict[str, Any]) -> M:
+    """``body`` as ``model``; 400 naming each bad field, or an unfilled TradingView placeholder."""
+    placeholder = unfilled_placeholder(body)
+    if placeholder is not None:
+        raise OpenAlgoError(400, placeholder)
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        parts = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "body"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            parts.append(f"{where}: {message}")
-        raise OpenAlgoError(400, "; ".join(parts)) from exc
+        raise OpenAlgoError(400, field_errors(exc)) from exc
 
 
 async def parse(request: Request, model: type[M]) -> tuple[Caller, M]:

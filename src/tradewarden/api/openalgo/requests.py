@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tradewarden.domain.instruments import EXCHANGES, canonical_symbol
 from tradewarden.domain.orders import OrderType, Product, Side
@@ -18,48 +26,51 @@ MAX_QUANTITY = 10_000_000
 MAX_PRICE = Decimal(100_000_000)
 
 
-def _decimal(value: Any, name: str, kind: str) -> Decimal:
+def _decimal(value: Any, kind: str) -> Decimal:
     """Parse a JSON number or numeric string; huge exponents are refused before any arithmetic
     (``Decimal("1e600000")`` would otherwise cost seconds to turn into an integer)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError(f"{name} must be {kind}")
+        raise ValueError(f"must be {kind}")
     text = str(value).strip()
     if len(text) > 32:
-        raise ValueError(f"{name} is too long to be {kind}")
+        raise ValueError(f"is too long to be {kind}")
     try:
         number = Decimal(text)
     except InvalidOperation as exc:
-        raise ValueError(f"{name} must be {kind}") from exc
+        raise ValueError(f"must be {kind}") from exc
     if not number.is_finite() or number.adjusted() > 12:
-        raise ValueError(f"{name} is out of range")
+        raise ValueError("is out of range")
     return number
 
 
-def whole_number(value: Any, name: str, *, minimum: int) -> int:
-    number = _decimal(value, name, "a whole number")
+# The validators' messages never name their field: ``field_errors`` puts the location in front.
+
+
+def whole_number(value: Any, *, minimum: int) -> int:
+    number = _decimal(value, "a whole number")
     if number != number.to_integral_value():
-        raise ValueError(f"{name} must be a whole number")
+        raise ValueError("must be a whole number")
     if number < minimum:
-        raise ValueError(f"{name} must be at least {minimum}")
+        raise ValueError(f"must be at least {minimum}")
     if number > MAX_QUANTITY:
-        raise ValueError(f"{name} must be at most {MAX_QUANTITY}")
+        raise ValueError(f"must be at most {MAX_QUANTITY}")
     return int(number)
 
 
-def signed_whole_number(value: Any, name: str) -> int:
+def signed_whole_number(value: Any) -> int:
     """A whole number that may be negative (a target position: short below zero)."""
     text = str(value).strip() if not isinstance(value, bool) else "x"
     negative = text.startswith("-")
-    size = whole_number(text[1:] if negative else text, name, minimum=0)
+    size = whole_number(text[1:] if negative else text, minimum=0)
     return -size if negative else size
 
 
-def decimal_amount(value: Any, name: str) -> Decimal:
-    number = _decimal(value if value is not None else 0, name, "a number")
+def decimal_amount(value: Any) -> Decimal:
+    number = _decimal(value if value is not None else 0, "a number")
     if number < 0:
-        raise ValueError(f"{name} must be a number >= 0")
+        raise ValueError("must be a number >= 0")
     if number > MAX_PRICE:
-        raise ValueError(f"{name} must be at most {MAX_PRICE}")
+        raise ValueError(f"must be at most {MAX_PRICE}")
     return number
 
 
@@ -70,11 +81,48 @@ SIDE_VALUES = [s.value for s in Side]
 ORDER_TYPE_VALUES = [t.value for t in OrderType]
 
 
-def one_of(value: Any, name: str, allowed: list[str]) -> str:
+def one_of(value: Any, allowed: list[str]) -> str:
     text = str(value).strip().upper() if value is not None else ""
     if text not in allowed:
-        raise ValueError(f"{name}: must be one of {', '.join(allowed)}")
+        raise ValueError(f"must be one of {', '.join(allowed)}")
     return text
+
+
+def field_errors(exc: ValidationError) -> str:
+    """A validation failure as one line: ``field: problem; legs.0.price: problem``."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+#: Never echoed back, whatever they hold.
+_SECRET_FIELDS = frozenset({"apikey", "secret_key"})
+
+
+def unfilled_placeholder(body: Any, where: str = "") -> str | None:
+    """The first TradingView placeholder (``{{strategy.order.action}}``) left in ``body``'s
+    strings, as an error message naming its field; ``None`` when there is none."""
+    if isinstance(body, str):
+        found = _PLACEHOLDER.search(body)
+        if found is None:
+            return None
+        return (f"{where or 'body'}: the placeholder {found.group()} was not filled in by "
+                "TradingView (check the alert's message; {{strategy.…}} placeholders are "
+                "filled only in alerts created on a strategy)")
+    if isinstance(body, dict):
+        items = [(str(k), v) for k, v in body.items() if k not in _SECRET_FIELDS]
+    elif isinstance(body, list):
+        items = [(str(i), v) for i, v in enumerate(body)]
+    else:
+        return None
+    for key, value in items:
+        message = unfilled_placeholder(value, f"{where}.{key}" if where else key)
+        if message is not None:
+            return message
+    return None
 
 
 class OpenAlgoRequest(BaseModel):
@@ -99,7 +147,7 @@ class StrategyRequest(OpenAlgoRequest):
 
 def _symbol_value(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("symbol must be a non-empty string")
+        raise ValueError("must be a non-empty string")
     return canonical_symbol(value)
 
 
@@ -113,7 +161,7 @@ class InstrumentFields(BaseModel):
     @field_validator("exchange", mode="before")
     @classmethod
     def _exchange(cls, value: Any) -> str:
-        return one_of(value, "exchange", EXCHANGE_VALUES)
+        return one_of(value, EXCHANGE_VALUES)
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -123,7 +171,7 @@ class InstrumentFields(BaseModel):
     @field_validator("product", mode="before")
     @classmethod
     def _product(cls, value: Any) -> str:
-        return one_of(value, "product", PRODUCT_VALUES)
+        return one_of(value, PRODUCT_VALUES)
 
 
 class LegFields(InstrumentFields):
@@ -141,27 +189,27 @@ class LegFields(InstrumentFields):
     @field_validator("action", mode="before")
     @classmethod
     def _action(cls, value: Any) -> str:
-        return one_of(value, "action", SIDE_VALUES)
+        return one_of(value, SIDE_VALUES)
 
     @field_validator("pricetype", mode="before")
     @classmethod
     def _pricetype(cls, value: Any) -> str:
-        return one_of(value, "pricetype", ORDER_TYPE_VALUES)
+        return one_of(value, ORDER_TYPE_VALUES)
 
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: Any) -> int:
-        return whole_number(value, "quantity", minimum=1)
+        return whole_number(value, minimum=1)
 
     @field_validator("disclosed_quantity", mode="before")
     @classmethod
     def _disclosed(cls, value: Any) -> int:
-        return whole_number(value if value is not None else 0, "disclosed_quantity", minimum=0)
+        return whole_number(value if value is not None else 0, minimum=0)
 
     @field_validator("price", "trigger_price", mode="before")
     @classmethod
     def _prices(cls, value: Any) -> Decimal:
-        return decimal_amount(value, "price")
+        return decimal_amount(value)
 
     @property
     def limit_price(self) -> Decimal | None:
@@ -184,12 +232,12 @@ class SmartOrderRequest(OrderFields):
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: Any) -> int:
-        return whole_number(value, "quantity", minimum=0)
+        return whole_number(value, minimum=0)
 
     @field_validator("position_size", mode="before")
     @classmethod
     def _position_size(cls, value: Any) -> int:
-        return signed_whole_number(value, "position_size")
+        return signed_whole_number(value)
 
 
 class SplitOrderRequest(OrderFields):
@@ -198,7 +246,7 @@ class SplitOrderRequest(OrderFields):
     @field_validator("splitsize", mode="before")
     @classmethod
     def _splitsize(cls, value: Any) -> int:
-        return whole_number(value, "splitsize", minimum=1)
+        return whole_number(value, minimum=1)
 
 
 class BasketRequest(StrategyRequest):
@@ -215,7 +263,7 @@ class OrderIdRequest(OpenAlgoRequest):
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
-            raise ValueError("orderid must be a string")
+            raise ValueError("must be a string")
         return value
 
 
