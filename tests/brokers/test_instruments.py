@@ -30,10 +30,11 @@ def test_lookup_is_by_canonical_symbol() -> None:
     assert master.get(InstrumentKey.of("nse", "reliance-eq")) is not None
 
 
-def test_unknown_equity_defaults_but_unknown_derivative_does_not() -> None:
+def test_unknown_instruments_are_unknown_on_every_exchange() -> None:
     master = bundled_master()
-    made_up = master.resolve(InstrumentKey("NSE", "NOTLISTEDCO"))
-    assert made_up is not None and made_up.tick_size == Decimal("0.05") and made_up.lot_size == 1
+    assert master.resolve(InstrumentKey("NSE", "NOTLISTEDCO")) is None
+    assert master.resolve(InstrumentKey("NSE", "RELIANC")) is None
+    assert master.resolve(InstrumentKey("BSE", "RELIANCE")) is None
     assert master.resolve(InstrumentKey("NFO", "NIFTY01JAN99FUT")) is None
     assert master.resolve(InstrumentKey("NSE", "BAD SYMBOL!")) is None
 

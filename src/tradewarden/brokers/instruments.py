@@ -1,8 +1,8 @@
 """The bundled instrument master: tick size, lot size and price band per instrument.
 
-Loaded from ``tradewarden/data/instruments.csv`` (package data). Equity symbols on NSE/BSE that
-are not in the file are treated as plain equities (tick 0.05, lot 1, 20 % band) so a symbol we
-did not bundle still trades; unknown derivatives are refused.
+Loaded from ``tradewarden/data/instruments.csv`` (package data). An instrument that is not in
+the master is unknown on every exchange: orders for it are denied (``validation_failed``) and
+the paper broker refuses them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from functools import lru_cache
 from importlib import resources
 
 from tradewarden.domain.instruments import Instrument, InstrumentKey
-
-EQUITY_EXCHANGES: frozenset[str] = frozenset({"NSE", "BSE"})
 
 
 class InstrumentMaster:
@@ -32,21 +30,10 @@ class InstrumentMaster:
         return iter(self._by_key.values())
 
     def get(self, key: InstrumentKey) -> Instrument | None:
-        """The bundled instrument, or ``None``."""
+        """The instrument, or ``None`` when the master does not know it (any exchange)."""
         return self._by_key.get(key)
 
-    def resolve(self, key: InstrumentKey) -> Instrument | None:
-        """The instrument, defaulting unknown NSE/BSE symbols to a plain equity."""
-        found = self._by_key.get(key)
-        if found is not None:
-            return found
-        if key.exchange in EQUITY_EXCHANGES and _plausible_symbol(key.symbol):
-            return Instrument(exchange=key.exchange, symbol=key.symbol)
-        return None
-
-
-def _plausible_symbol(symbol: str) -> bool:
-    return 0 < len(symbol) <= 30 and all(c.isalnum() or c in "&-_" for c in symbol)
+    resolve = get  # no defaults for unlisted symbols: unknown is unknown
 
 
 def parse_instruments(text: str) -> list[Instrument]:

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradewarden.domain.money import is_multiple_of, round_to_step
+from tradewarden.domain.orders import Product
 
 EXCHANGES: frozenset[str] = frozenset({"NSE", "BSE", "NFO", "BFO", "CDS", "MCX"})
+#: Segments that list only derivative contracts (futures and options).
+DERIVATIVE_EXCHANGES: frozenset[str] = frozenset({"NFO", "BFO", "CDS", "MCX"})
 
 # Series suffixes brokers append to equity symbols; they never make a different holding.
 EQUITY_SUFFIXES: tuple[str, ...] = ("-EQ", "-BE", "-BL", "-BZ", "-SM", "-ST")
@@ -61,6 +64,17 @@ class Instrument:
     @property
     def key(self) -> InstrumentKey:
         return InstrumentKey(self.exchange, self.symbol)
+
+    @property
+    def is_derivative(self) -> bool:
+        """A futures or options contract (by its type, or by its derivatives-only segment)."""
+        return self.instrument_type != "EQ" or self.exchange in DERIVATIVE_EXCHANGES
+
+    def product_problem(self, product: Product) -> str | None:
+        """A human reason when ``product`` cannot be used for this instrument, else ``None``."""
+        if product is Product.CNC and self.is_derivative:
+            return f"CNC is not allowed for the derivative {self.key}; use NRML or MIS"
+        return None
 
     def round_price(self, price: Decimal) -> Decimal:
         """Round to the nearest tick (used when we build an order's price)."""

@@ -18,6 +18,9 @@ class ReasonCode(StrEnum):
     BROKER_UNAVAILABLE = "broker_unavailable"
     SESSION_EXPIRED = "session_expired"
     BROKER_VALIDATION = "broker_validation"
+    NO_HOLDINGS = "no_holdings"
+    ORDER_LIMIT = "order_limit"
+    PRODUCT_NOT_ALLOWED = "product_not_allowed"
     LOST = "lost"
 
     @property
@@ -40,10 +43,15 @@ REASON_TEXTS: dict[ReasonCode, str] = {
     R.DUPLICATE_BLOCKED: "Blocked as a duplicate of a recent identical signal or request.",
     R.MARKET_CLOSED: "The market is closed and the order cannot be placed as AMO.",
     R.OUTSIDE_TRADING_WINDOW: "Outside the strategy's trading window.",
-    R.INSUFFICIENT_FUNDS: "The broker reported insufficient funds; the order can be retried.",
+    R.INSUFFICIENT_FUNDS: "The broker reported insufficient funds or margin; the order can be "
+                          "retried.",
     R.BROKER_UNAVAILABLE: "The broker could not be reached; the order can be retried.",
     R.SESSION_EXPIRED: "The broker session expired; the order can be retried after login.",
     R.BROKER_VALIDATION: "The broker refused the order's parameters.",
+    R.NO_HOLDINGS: "The broker refused the sell: not enough holdings to deliver (not retried).",
+    R.ORDER_LIMIT: "The order exceeds the broker's quantity or value limit per order "
+                   "(not retried).",
+    R.PRODUCT_NOT_ALLOWED: "The product is not allowed for this instrument (not retried).",
     R.LOST: "The order was not found at the broker after repeated checks.",
 }
 

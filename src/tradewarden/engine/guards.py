@@ -77,6 +77,11 @@ class _AccountState(Protocol):
     kill_switch: bool
 
 
+#: The identical-signal denial (docs/api-openalgo.md quotes it for the default 5 s window).
+DUPLICATE_TEXT = ("Blocked as a duplicate: an identical order (same strategy, symbol, side, "
+                  "quantity, type and price) was received within the last {window:g} s.")
+
+
 @dataclass(frozen=True, slots=True)
 class Denial:
     code: ReasonCode
@@ -110,7 +115,8 @@ def order_problem(order: Order, master: InstrumentMaster) -> Denial | None:
     if instrument is None:
         return _deny(ReasonCode.VALIDATION_FAILED,
                      f"unknown instrument {order.exchange}:{order.symbol}")
-    if problem := instrument.quantity_problem(order.quantity):
+    if problem := (instrument.product_problem(order.product)
+                   or instrument.quantity_problem(order.quantity)):
         return _deny(ReasonCode.VALIDATION_FAILED, problem)
     needs_price = order.order_type in (OrderType.LIMIT, OrderType.SL)
     needs_trigger = order.order_type in (OrderType.SL, OrderType.SL_M)
@@ -266,7 +272,7 @@ class Guards:
 
     def _duplicate(self) -> Denial:
         window = self.settings.dedupe_window.total_seconds()
-        return _deny(ReasonCode.DUPLICATE_BLOCKED, f"identical signal within the last {window:g} s")
+        return _deny(ReasonCode.DUPLICATE_BLOCKED, DUPLICATE_TEXT.format(window=window))
 
     def _identical_exists(self, order: Order, siblings: frozenset[str]) -> bool:
         since = self.now - self.settings.dedupe_window

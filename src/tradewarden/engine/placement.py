@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tradewarden.brokers.base import BrokerFill, BrokerOrder
-from tradewarden.brokers.errors import (
-    BrokerError,
-    InsufficientFundsError,
-    SessionExpiredError,
-)
+from tradewarden.brokers.errors import BrokerError
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.orders import Order
 from tradewarden.domain.reasons import ReasonCode
@@ -36,30 +32,43 @@ class Placement:
         return self.seen is not None and self.seen.filled_quantity > 0
 
 
-def failure_of(placement: Placement) -> tuple[ReasonCode, str] | None:
-    """A retryable-or-not *failure* (not a rejection), as (code, broker text)."""
+def refusal(placement: Placement) -> tuple[ReasonCode, str] | None:
+    """Why the broker refused ``placement`` (a synchronous error or an order it shows as
+    rejected), as (code, broker text); None when it did not refuse."""
     error = placement.error
-    if isinstance(error, InsufficientFundsError | SessionExpiredError):
-        return error.reason_code, error.message
+    if error is not None:
+        code = rejection_code(error.message)  # the text, else what the error's class says
+        if code is ReasonCode.BROKER_VALIDATION and error.reason_code.retryable:
+            code = error.reason_code
+        return code, error.message
     seen = placement.seen
     if seen is not None and seen.status is OrderStatus.REJECTED:
         text = seen.rejection_reason or seen.status_message or seen.raw_status
-        code = rejection_code(text)
-        if code.retryable:
-            return code, text
+        return rejection_code(text), text
+    return None
+
+
+def failure_of(placement: Placement) -> tuple[ReasonCode, str] | None:
+    """A refusal a retry can fix (a *failure*, not a rejection), as (code, broker text)."""
+    refused = refusal(placement)
+    if refused is not None and refused[0].retryable:
+        return refused
     return None
 
 
 def placement_events(placement: Placement, fills: Sequence[BrokerFill]) -> list[OrderEvent]:
-    """The events that record ``placement`` (a failure is handled by ``failure_of``)."""
+    """The events that record ``placement`` (a failure is handled by ``failure_of``); a
+    rejection carries the reason code its text implies."""
     order = placement.order
     if placement.ambiguous:
         return []
+    refused = refusal(placement)
+    code = refused[0] if refused is not None else ReasonCode.BROKER_VALIDATION
     if placement.error is not None:
         return [OrderEvent(E.ORDER_REJECTED, EventSource.BROKER,
-                           rejection_reason=placement.error.message,
-                           reason_code=ReasonCode.BROKER_VALIDATION)]
+                           rejection_reason=placement.error.message, reason_code=code)]
     if placement.seen is None:
         return [OrderEvent(E.ORDER_ACCEPTED, EventSource.BROKER,
                            broker_order_id=placement.broker_order_id)]
-    return events_from_broker(order, placement.seen, EventSource.BROKER, fills)
+    events = events_from_broker(order, placement.seen, EventSource.BROKER, fills)
+    return [replace(e, reason_code=code) if e.type is E.ORDER_REJECTED else e for e in events]

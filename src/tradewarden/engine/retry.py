@@ -67,16 +67,18 @@ class RetryPolicy:
         return self.calendar.retry_expiry(order.first_failed_at)
 
     def retry_event(self, order: Order) -> OrderEvent | None:
-        """The ``OrderRetryScheduled`` for a just-failed order, or None when out of attempts.
+        """The ``OrderRetryScheduled`` for a just-failed order, or None when out of attempts
+        or when its reason is one a retry cannot fix (``ReasonCode.retryable``).
 
         Exits of managed trades are never queued here: the trade manager retries them itself
         (one owner per exit, so a position is never sold twice)."""
-        if order.retry_count >= self.settings.max_attempts or order.origin is Origin.TRADE_EXIT:
+        code = ReasonCode(order.reason_code) if order.reason_code else None
+        if (order.retry_count >= self.settings.max_attempts or order.origin is Origin.TRADE_EXIT
+                or (code is not None and not code.retryable)):
             return None
         return OrderEvent(E.ORDER_RETRY_SCHEDULED, EventSource.SYSTEM,
                           next_retry_at=self.next_attempt_at(order, self._clock()),
-                          reason_code=ReasonCode(order.reason_code) if order.reason_code
-                          else None, reason=order.reason)
+                          reason_code=code, reason=order.reason)
 
     async def retry_now(self, order_id: str, user_id: int) -> AppliedEvent:
         """A user's "retry": ``failed``/``retry_pending`` → ``retry_pending`` due now."""

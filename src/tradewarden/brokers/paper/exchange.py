@@ -120,6 +120,12 @@ class PaperExchange(MatchingEngine):
         if problem:
             raise OrderRejectedError(problem, code="invalid_order")
         with self._operation() as now:
+            reference = self._reference_price(
+                key, request.order_type, request.price, request.trigger_price
+            )
+            limit = rules.limit_problem(instrument, request.quantity, reference)
+            if limit:
+                raise OrderRejectedError(limit, code="order_limit")
             order = self._new_order(account, request, instrument, now)
             if hide_for_s > 0:
                 order.hidden_until = time.monotonic() + hide_for_s
@@ -137,10 +143,12 @@ class PaperExchange(MatchingEngine):
                 )
             instrument = self._instrument(order.key)
             new = modified_values(order, change)
-            problem = self._modify_problem(order, instrument, *new)
+            quantity, order_type, price, trigger = new
+            problem = self._modify_problem(order, instrument, *new) or rules.limit_problem(
+                instrument, quantity, self._reference_price(order.key, order_type, price, trigger)
+            )
             if problem:
                 raise OrderRejectedError(problem, code="invalid_modification")
-            quantity, order_type, price, trigger = new
             required = ZERO
             if order.admitted:
                 ref = self._reference_price(order.key, order_type, price, trigger)

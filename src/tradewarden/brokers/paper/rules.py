@@ -1,8 +1,9 @@
 """Order checks the paper broker applies, each returning a broker-style reason or ``None``.
 
 Structural problems (unknown instrument, non-positive quantity, missing price) are refused
-synchronously by :func:`structural_problem`; the others reject an order the broker has
-already received, so it shows up as ``REJECTED`` with the reason.
+synchronously by :func:`structural_problem`, and so are orders above the per-order limits
+(:func:`limit_problem`, checked by the exchange where it knows the price); the others reject
+an order the broker has already received, so it shows up as ``REJECTED`` with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from tradewarden.domain.money import is_multiple_of
 from tradewarden.domain.orders import OrderType, Product, Side
 
 TAG_MAX_LENGTH = 20
-DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO", "CDS", "MCX"})
+#: Per-order limits of the simulated RMS (real brokers refuse such orders before the exchange).
+MAX_ORDER_QUANTITY = 100_000
+MAX_ORDER_VALUE = Decimal("100000000")  # ₹10 crore
 MARKET_CLOSED_TEXT = (
     "Market is closed. Regular orders are accepted from 09:00 to 15:30 IST on trading days; "
     "place an AMO (after-market order) instead."
@@ -80,8 +83,23 @@ def band_problem(
 
 
 def product_problem(instrument: Instrument, product: Product) -> str | None:
-    if product is Product.CNC and instrument.exchange in DERIVATIVE_EXCHANGES:
-        return f"CNC is not allowed for {instrument.key}; use NRML or MIS for derivatives"
+    return instrument.product_problem(product)
+
+
+def limit_problem(instrument: Instrument, quantity: int, reference: Decimal | None) -> str | None:
+    """An order above the per-order quantity or value limit (value = quantity x ``reference``,
+    the limit/trigger price or the last price; not checked while there is none)."""
+    if quantity > MAX_ORDER_QUANTITY:
+        return (
+            f"RMS:Order quantity {quantity} exceeds the limit of {MAX_ORDER_QUANTITY} per order "
+            f"for {instrument.key}"
+        )
+    value = quantity * reference if reference is not None else None
+    if value is not None and value > MAX_ORDER_VALUE:
+        return (
+            f"RMS:Order value {value:.2f} exceeds the limit of {MAX_ORDER_VALUE:.2f} per order "
+            f"for {instrument.key}"
+        )
     return None
 
 
