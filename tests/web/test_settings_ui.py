@@ -54,7 +54,7 @@ def test_kill_switch_blocks_new_entries(page: Any, web_stack: WebStack,
     login(page, user)
     page.goto("/settings")
     row = page.locator("tr", has_text=user.account)
-    row.get_by_role("button", name="Kill switch on").click()
+    row.get_by_role("button", name="Turn kill switch on").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Exits (stop-loss, target, square-off) still go through")
     dialog.get_by_role("button", name="Turn ON").click()
@@ -68,7 +68,7 @@ def test_kill_switch_blocks_new_entries(page: Any, web_stack: WebStack,
     expect(page.locator("#alerts")).to_contain_text("Kill switch is ON")
     page.goto("/settings")
     page.locator("tr", has_text=user.account).get_by_role("button",
-                                                          name="Kill switch off").click()
+                                                          name="Turn kill switch off").click()
     page.get_by_role("dialog").get_by_role("button", name="Turn off").click()
     expect(page.locator("tr", has_text=user.account).locator("[data-kill-switch]")
            ).to_have_attribute("data-kill-switch", "off")

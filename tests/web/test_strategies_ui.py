@@ -63,7 +63,7 @@ def test_invalid_value_shows_a_field_error_then_a_valid_strategy_is_created(
                            headers={"X-API-Key": user.api_key}).json()
     secret = created["webhook_secret"]  # in clear, though stored encrypted
     expect(page.locator("#webhook-secret")).to_have_value(secret)
-    for example in ("single", "smart", "multi"):
+    for example in ("single", "smart", "exit", "multi"):  # revealed by Show
         expect(page.locator(f"#example-{example}")).to_contain_text(f'"secret_key": "{secret}"')
     expect(page.locator("#example-multi")).to_contain_text('"legs"')
     shoot("strategy", docs=True)

@@ -4,9 +4,10 @@ an audit that every state-changing page route is CSRF-checked. No processes, no 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,12 +15,22 @@ from fastapi.routing import APIRoute
 
 from tradewarden.domain.risk_preview import position_size, risk_preview
 from tradewarden.domain.strategy import StrategySettings
+from tradewarden.store.tables import OrderRow
 from tradewarden.web import strategy_form
 from tradewarden.web.access import checked_form, safe_next
 from tradewarden.web.charts import FillPoint, intraday_pnl, pnl_svg
-from tradewarden.web.formatting import group_indian, inr, signed_inr
+from tradewarden.web.formatting import (
+    IST,
+    group_indian,
+    inr,
+    ist_datetime,
+    ist_short,
+    ist_time,
+    signed_inr,
+)
 from tradewarden.web.live import ClientLagging, LiveHub
 from tradewarden.web.routes import ROUTERS
+from tradewarden.web.trade_views import exit_of
 
 D = Decimal
 
@@ -78,6 +89,51 @@ def test_intraday_pnl_marks_open_quantity_and_realises_round_trips() -> None:
     svg = str(pnl_svg(points))
     assert svg.startswith("<svg") and "₹50.00" in svg and "<script" not in svg
     assert "No fills" in str(pnl_svg([]))
+
+
+def _axis_labels(fill_times: list[time], now: time) -> list[str]:
+    """The time labels of the chart of fills at ``fill_times`` (IST, one day) seen at ``now``."""
+    day = date(2026, 11, 24)
+    fills = [FillPoint(datetime.combine(day, at, IST), "NSE:A", "BUY", 1, D(100))
+             for at in fill_times]
+    svg = str(pnl_svg(intraday_pnl(fills, {}, datetime.combine(day, now, IST))))
+    return re.findall(r'text-anchor="middle">(\d\d:\d\d)</text>', svg)
+
+
+def test_pnl_axis_spans_the_session_in_ist_or_else_the_data() -> None:
+    # fills inside the session, looked at in the evening: the session, 09:15-15:30
+    assert _axis_labels([time(10, 0), time(11, 30)], time(22, 0)) == [
+        "10:00", "11:00", "12:00", "13:00", "14:00", "15:00"]
+    # fills before the session (early in the morning): the data's span, not 05:00-15:30
+    early = _axis_labels([time(5, 10), time(5, 40)], time(6, 0))
+    assert early == ["05:15", "05:30", "05:45"]
+
+
+@pytest.mark.parametrize("days_ahead", range(0, 400, 3))
+def test_example_contracts_expire_on_a_tuesday_at_least_a_week_ahead(days_ahead: int) -> None:
+    today = datetime.now(IST).date() + timedelta(days=days_ahead)
+    expiry = strategy_form.example_expiry(today)
+    assert expiry.weekday() == 1 and timedelta(days=7) <= expiry - today <= timedelta(days=42)
+    assert strategy_form.option_symbol("NIFTY", date(2026, 12, 29), 26000, "CE") == (
+        "NIFTY29DEC2626000CE")
+
+
+def test_examples_mask_the_secret_and_include_an_exit_signal() -> None:
+    today = datetime.now(IST).date()
+    examples = {e.name: e for e in strategy_form.webhook_examples("s3cr3t-value", today)}
+    assert set(examples) == {"single", "smart", "exit", "multi"}
+    assert all("s3cr3t-value" not in e.masked and "s3cr3t-value" in e.full
+               for e in examples.values())
+    assert '"execution_type": "exit"' in examples["exit"].masked
+    assert '"action"' not in examples["exit"].full  # direction comes from the position
+
+
+def test_times_say_ist() -> None:
+    moment = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
+    assert ist_time(moment) == "14:00:00 IST"
+    assert ist_datetime(moment) == "24 Nov 2026 14:00:00 IST"
+    assert ist_short(moment).endswith(" IST")
+    assert ist_short(datetime.now(UTC)).endswith(" IST")
 
 
 def test_indian_money_format() -> None:
@@ -153,3 +209,13 @@ async def _hub_behaviour() -> None:
         await asyncio.wait_for(client.next_batch(), 1)
     hub.publish(2, "order", {"n": 0})  # publishing never waits, whoever lags
     assert other.pending() == 1
+
+
+def test_exit_orders_name_their_trade_and_reason() -> None:
+    stop = exit_of(OrderRow(execution_type="exit",
+                            extra={"trade_id": 7, "exit_reason": "stop_loss"}))
+    assert stop is not None and (stop.trade_id, stop.reason, stop.text) == (
+        7, "stop_loss", "stop-loss hit")
+    signal = exit_of(OrderRow(execution_type="exit", extra={}))  # a strategy's exit signal
+    assert signal is not None and signal.trade_id is None and signal.reason is None
+    assert exit_of(OrderRow(execution_type="entry", extra={})) is None

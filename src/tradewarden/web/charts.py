@@ -68,11 +68,24 @@ class Box:
     bottom: int = 26
 
 
-def _session_bounds(points: Sequence[PnlPoint]) -> tuple[datetime, datetime]:
+SESSION_OPEN = time(9, 15)
+SESSION_CLOSE = time(15, 30)
+MIN_SPAN = timedelta(minutes=30)
+
+
+def axis_bounds(points: Sequence[PnlPoint]) -> tuple[datetime, datetime]:
+    """The time axis: the trading session in IST (09:15 to 15:30 of the first fill's day) when
+    every fill falls inside it, otherwise the data's own span (at least ``MIN_SPAN``), never
+    the two joined, which squashed a day into a corner. The last point is "now"; after the
+    close it is drawn at the close."""
     day = points[0].at.astimezone(IST).date()
-    start = datetime.combine(day, time(9, 15), IST)
-    end = datetime.combine(day, time(15, 30), IST)
-    return min(start, points[0].at), max(end, points[-1].at)
+    start = datetime.combine(day, SESSION_OPEN, IST)
+    end = datetime.combine(day, SESSION_CLOSE, IST)
+    fills = points[:-1] or points
+    if all(start <= p.at <= end for p in fills):
+        return start, end
+    first, last = points[0].at, max(points[-1].at, points[0].at + MIN_SPAN)
+    return first, last
 
 
 def pnl_svg(points: Sequence[PnlPoint], box: Box = Box()) -> Markup:
@@ -80,7 +93,7 @@ def pnl_svg(points: Sequence[PnlPoint], box: Box = Box()) -> Markup:
     if not points:
         return Markup('<p class="muted">No fills today yet: the curve starts with the first '
                       "fill.</p>")
-    t0, t1 = _session_bounds(points)
+    t0, t1 = axis_bounds(points)
     span = max((t1 - t0).total_seconds(), 1.0)
     values = [p.pnl for p in points]
     low, high = min(min(values), ZERO), max(max(values), ZERO)
@@ -90,6 +103,7 @@ def pnl_svg(points: Sequence[PnlPoint], box: Box = Box()) -> Markup:
     plot_h = box.height - box.top - box.bottom
 
     def x(moment: datetime) -> float:
+        moment = min(max(moment, t0), t1)
         return box.left + (moment - t0).total_seconds() / span * plot_w
 
     def y(value: Decimal) -> float:
@@ -140,10 +154,15 @@ def pnl_svg(points: Sequence[PnlPoint], box: Box = Box()) -> Markup:
 
 
 def _hour_ticks(t0: datetime, t1: datetime) -> list[datetime]:
-    local = t0.astimezone(IST)
-    tick = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    """Round IST times after ``t0`` and before ``t1``: every 15 or 30 minutes for short spans,
+    every 1, 2 or 4 hours for longer ones."""
     hours = (t1 - t0).total_seconds() / 3600
-    step = timedelta(hours=1 if hours <= 8 else 2 if hours <= 16 else 4)
+    minutes = (15 if hours <= 1.5 else 30 if hours <= 3 else 60 if hours <= 8
+               else 120 if hours <= 16 else 240)
+    step = timedelta(minutes=minutes)
+    local = t0.astimezone(IST)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    tick = midnight + step * (int((local - midnight) / step) + 1)
     ticks = []
     while tick < t1:
         ticks.append(tick)

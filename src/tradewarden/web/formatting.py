@@ -75,21 +75,23 @@ def pnl_class(value: Decimal | int | float | None) -> str:
 
 
 def ist_time(moment: datetime | None) -> str:
-    return moment.astimezone(IST).strftime("%H:%M:%S") if moment else UNKNOWN
+    """``14:03:12 IST``."""
+    return moment.astimezone(IST).strftime("%H:%M:%S IST") if moment else UNKNOWN
 
 
 def ist_datetime(moment: datetime | None) -> str:
-    return moment.astimezone(IST).strftime("%d %b %Y %H:%M:%S") if moment else UNKNOWN
+    """``21 Nov 2026 14:03:12 IST``."""
+    return moment.astimezone(IST).strftime("%d %b %Y %H:%M:%S IST") if moment else UNKNOWN
 
 
 def ist_short(moment: datetime | None) -> str:
-    """Today's times as ``14:03:12``, other days as ``21 Nov 14:03``."""
+    """Today's times as ``14:03:12 IST``, other days as ``21 Nov 14:03 IST``."""
     if moment is None:
         return UNKNOWN
     local = moment.astimezone(IST)
     if local.date() == datetime.now(IST).date():
-        return local.strftime("%H:%M:%S")
-    return local.strftime("%d %b %H:%M")
+        return local.strftime("%H:%M:%S IST")
+    return local.strftime("%d %b %H:%M IST")
 
 
 def label(value: str | None) -> str:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from tradewarden import __version__
-from tradewarden.web import formatting
+from tradewarden.web import formatting, trade_views
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -87,7 +87,8 @@ def environment() -> Environment:
                        num=formatting.number, pnl_class=formatting.pnl_class,
                        ist_time=formatting.ist_time, ist_datetime=formatting.ist_datetime,
                        ist_short=formatting.ist_short, label=formatting.label)
-    env.globals.update(static_url=static_url, nav=NAV, notices=NOTICES)
+    env.globals.update(static_url=static_url, nav=NAV, notices=NOTICES,
+                       exit_of=trade_views.exit_of)
     return env
 
 

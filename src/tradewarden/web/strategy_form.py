@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -162,16 +163,60 @@ def _message(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def webhook_examples(secret: str) -> dict[str, str]:
-    """Example alert bodies (single, smart, multi-leg) carrying the strategy's plain secret."""
-    single = {"symbol": "RELIANCE", "exchange": "NSE", "action": "BUY", "quantity": "1",
-              "pricetype": "MARKET", "product": "MIS", "secret_key": secret}
-    smart = {"symbol": "RELIANCE", "exchange": "NSE", "action": "BUY", "position_size": "10",
-             "product": "MIS", "secret_key": secret}
-    multi = {"execution_type": "entry", "secret_key": secret, "legs": [
-        {"symbol": "NIFTY24NOV2626000CE", "exchange": "NFO", "action": "BUY", "quantity": "65",
-         "pricetype": "MARKET", "product": "NRML"},
-        {"symbol": "NIFTY24NOV2626500CE", "exchange": "NFO", "action": "SELL", "quantity": "65",
-         "pricetype": "MARKET", "product": "NRML"}]}
-    return {name: json.dumps(body, indent=2)
-            for name, body in (("single", single), ("smart", smart), ("multi", multi))}
+#: what the examples show in place of the secret until it is revealed
+MASKED_SECRET = "\u2022" * 8
+EXAMPLE_TITLES = (("single", "Single order"), ("smart", "Smart order (target position)"),
+                  ("exit", "Exit signal (closes the strategy's position)"),
+                  ("multi", "Multi-leg"))
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One example alert: as shown (secret masked) and as copied (the real secret)."""
+
+    name: str
+    title: str
+    masked: str
+    full: str
+
+
+def example_expiry(today: date) -> date:
+    """A monthly NIFTY expiry (the month's last Tuesday) at least a week after ``today``."""
+    month = date(today.year, today.month, 1)
+    while True:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        last = following - timedelta(days=1)
+        expiry = last - timedelta(days=(last.weekday() - 1) % 7)
+        if expiry >= today + timedelta(days=7):
+            return expiry
+        month = following
+
+
+def option_symbol(underlying: str, expiry: date, strike: int, kind: str) -> str:
+    """OpenAlgo's option symbol: ``NIFTY30DEC2526000CE``."""
+    return f"{underlying}{expiry:%d}{expiry:%b}{expiry:%y}{strike}{kind}".upper()
+
+
+def _example_bodies(secret: str, today: date) -> dict[str, dict[str, Any]]:
+    expiry = example_expiry(today)
+    legs = [{"symbol": option_symbol("NIFTY", expiry, strike, "CE"), "exchange": "NFO",
+             "action": action, "quantity": "65", "pricetype": "MARKET", "product": "NRML"}
+            for strike, action in ((26000, "BUY"), (26500, "SELL"))]
+    return {
+        "single": {"symbol": "RELIANCE", "exchange": "NSE", "action": "BUY", "quantity": "1",
+                   "pricetype": "MARKET", "product": "MIS", "secret_key": secret},
+        "smart": {"symbol": "RELIANCE", "exchange": "NSE", "action": "BUY",
+                  "position_size": "10", "product": "MIS", "secret_key": secret},
+        "exit": {"execution_type": "exit", "symbol": "RELIANCE", "exchange": "NSE",
+                 "product": "MIS", "secret_key": secret},
+        "multi": {"execution_type": "entry", "secret_key": secret, "legs": legs},
+    }
+
+
+def webhook_examples(secret: str, today: date) -> list[Example]:
+    """Example alert bodies (single, smart, exit, multi-leg) for the strategy's secret, with
+    option contracts that expire after ``today`` (IST)."""
+    shown = _example_bodies(MASKED_SECRET, today)
+    full = _example_bodies(secret, today)
+    return [Example(name, title, json.dumps(shown[name], indent=2, ensure_ascii=False),
+                    json.dumps(full[name], indent=2)) for name, title in EXAMPLE_TITLES]

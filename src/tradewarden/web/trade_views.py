@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewarden.domain.money import ZERO
-from tradewarden.domain.trades import Trade
+from tradewarden.domain.trades import EXIT_REASON_TEXT, ExitReason, Trade
 from tradewarden.engine.trades.operations import TradeView
-from tradewarden.store.tables import Strategy
+from tradewarden.engine.trades.recorder import EXIT_REASON, TRADE_ID
+from tradewarden.store.tables import OrderRow, Strategy
 from tradewarden.web.formatting import UNKNOWN
 
 #: a level is "near" when the price is within this percentage of it (the page can change it)
@@ -25,6 +26,28 @@ LEVELS = ("stop_loss", "target", "trailing_level")
 def display_name(name: str) -> str:
     """A deleted strategy keeps its name with a ``#deleted-…`` suffix; show the name."""
     return name.split("#deleted-")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ExitOf:
+    """What an exit order closes: its trade (None for a strategy's exit signal) and why."""
+
+    trade_id: int | None
+    reason: str | None  # an ExitReason value
+    text: str  # the reason in words, "" when unknown
+
+
+def exit_of(order: OrderRow) -> ExitOf | None:
+    """The exit an order is, from its execution type and the trade manager's ``extra`` keys;
+    None for entries."""
+    extra = order.extra or {}
+    trade_id, reason = extra.get(TRADE_ID), extra.get(EXIT_REASON)
+    if order.execution_type != "exit" and trade_id is None:
+        return None
+    code = reason if isinstance(reason, str) else None
+    known = code in set(ExitReason)
+    return ExitOf(trade_id if isinstance(trade_id, int) else None, code,
+                  EXIT_REASON_TEXT[ExitReason(code)] if code is not None and known else "")
 
 
 def strategy_names(session: Session, user_id: int) -> dict[int, str]:

@@ -164,10 +164,16 @@
         field.type = show ? "text" : "password";
         button.textContent = show ? "Hide" : "Show";
         button.setAttribute("aria-pressed", show ? "true" : "false");
+        // examples that carry the secret show it masked until it is revealed
+        $all("[data-full-text]").forEach(function (example) {
+          if (!example.hasAttribute("data-masked-text")) { example.setAttribute("data-masked-text", example.textContent); }
+          example.textContent = example.getAttribute(show ? "data-full-text" : "data-masked-text");
+        });
         return;
       }
       var source = $(button.getAttribute("data-copy"));
-      var text = "value" in source && source.tagName !== "PRE" ? source.value : source.textContent;
+      var text = source.getAttribute("data-full-text") ||
+        ("value" in source && source.tagName !== "PRE" ? source.value : source.textContent);
       var done = function () {
         var label = button.textContent;
         button.textContent = "Copied";
@@ -260,10 +266,10 @@
   function istShort(iso) {
     if (!iso) { return "–"; }
     var moment = new Date(iso), now = new Date();
-    if (istDate.format(moment) === istDate.format(now)) { return istTime.format(moment); }
-    return istFull.format(moment).replace(",", "").slice(0, -3);
+    if (istDate.format(moment) === istDate.format(now)) { return istTime.format(moment) + " IST"; }
+    return istFull.format(moment).replace(",", "").slice(0, -3) + " IST";
   }
-  function istLong(iso) { return iso ? istFull.format(new Date(iso)).replace(",", "") : "–"; }
+  function istLong(iso) { return iso ? istFull.format(new Date(iso)).replace(",", "") + " IST" : "–"; }
 
   function setField(root, name, value) {
     $all('[data-field="' + name + '"]', root).forEach(function (cell) {
