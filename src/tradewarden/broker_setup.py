@@ -11,10 +11,12 @@ from decimal import Decimal
 from tradewarden.brokers.base import BrokerAdapter
 from tradewarden.brokers.paper.clock import ClockMode
 from tradewarden.brokers.paper.local import LocalPaperBroker
+from tradewarden.brokers.paper.walk import DEFAULT_WALK_SEED, PriceWalk
 from tradewarden.config import Settings
 from tradewarden.engine.accounts import AccountInfo, AdapterFactory
 
 log = logging.getLogger(__name__)
+SIMULATED_PRICES = "Paper (simulated prices)"
 
 
 class UnsupportedBroker(Exception):
@@ -29,19 +31,38 @@ class BrokerSetup:
     close: Callable[[], Awaitable[None]]
     #: The in-process simulator, when there is one (the demo and tests drive it directly).
     simulator: LocalPaperBroker | None = None
+    #: How paper accounts are described to the user (dashboard, ``accounts list``).
+    paper_mode: str = SIMULATED_PRICES
+    #: The in-process simulator's price walk; ``serve`` runs it alongside the engine.
+    walk: PriceWalk | None = None
 
 
-def in_process_paper(settings: Settings, clock: ClockMode | str = ClockMode.OPEN) -> BrokerSetup:
-    """One simulator in this process, its state in ``<data-dir>/paper-broker.db``."""
+def paper_mode(settings: Settings) -> str:
+    """How this configuration's paper accounts get their prices, in a few words."""
+    if settings.paper_url:
+        return f"Paper (standalone broker at {settings.paper_url})"
+    return SIMULATED_PRICES
+
+
+def in_process_paper(settings: Settings, clock: ClockMode | str | None = None, *,
+                     seed: int | None = DEFAULT_WALK_SEED, walk_interval_s: float = 1.0,
+                     volatility: float = 0.0005) -> BrokerSetup:
+    """One simulator in this process, its state in ``<data-dir>/paper-broker.db``; its prices
+    walk (``walk``) from a reference price for every instrument while the session is open.
+    The session follows ``clock``, by default the ``paper_clock`` setting."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    broker = LocalPaperBroker.open(settings.data_dir / "paper-broker.db", clock=clock)
+    broker = LocalPaperBroker.open(settings.data_dir / "paper-broker.db",
+                                   clock=clock or settings.paper_clock)
+    walk = PriceWalk(broker.exchange, seed=seed, interval_s=walk_interval_s,
+                     volatility=volatility)
 
     def factory(info: AccountInfo) -> BrokerAdapter:
         _require_paper(info)
         return broker.adapter(info.name, initial_cash=(
             Decimal(info.initial_cash) if info.initial_cash is not None else None))
 
-    return BrokerSetup(factory=factory, close=broker.aclose, simulator=broker)
+    return BrokerSetup(factory=factory, close=broker.aclose, simulator=broker,
+                       paper_mode=paper_mode(settings), walk=walk)
 
 
 def paper_over_http(settings: Settings) -> BrokerSetup:
@@ -56,7 +77,7 @@ def paper_over_http(settings: Settings) -> BrokerSetup:
         return remote.adapter(info.name, initial_cash=(
             Decimal(info.initial_cash) if info.initial_cash is not None else None))
 
-    return BrokerSetup(factory=factory, close=remote.aclose)
+    return BrokerSetup(factory=factory, close=remote.aclose, paper_mode=paper_mode(settings))
 
 
 def broker_setup(settings: Settings) -> BrokerSetup:

@@ -1,8 +1,10 @@
-"""``tradewarden demo``: the service with a demo strategy, a paper price walk and a stream of
-demo signals, so a newcomer sees trades open, trail and exit on the dashboard within a minute.
+"""``tradewarden demo``: the service with a demo strategy and a stream of demo signals on the
+in-process paper broker, whose prices walk (:class:`~tradewarden.brokers.paper.walk.PriceWalk`,
+livelier than ``run``'s), so a newcomer sees trades open, trail and exit on the dashboard within
+a minute.
 
-Runs only against the in-process paper broker (its prices are set directly); every signal goes
-through the real intake, guards, executor and trade manager like a webhook alert would.
+Every signal goes through the real intake, guards, executor and trade manager like a webhook
+alert would.
 """
 
 from __future__ import annotations
@@ -12,14 +14,12 @@ import contextlib
 import logging
 import random
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 
-from tradewarden.brokers.paper.local import LocalPaperBroker
+from tradewarden.brokers.paper.walk import PriceWalk
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.intents import OrderIntent
-from tradewarden.domain.money import round_to_step
 from tradewarden.domain.orders import Origin, Product, Side
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.services import Services
@@ -29,46 +29,37 @@ from tradewarden.store.tables import Strategy, User
 log = logging.getLogger(__name__)
 
 DEMO_STRATEGY = "demo"
-#: Liquid NSE names and where their walk starts.
-START_PRICES: dict[str, Decimal] = {
-    "RELIANCE": Decimal("2900"), "TCS": Decimal("4100"), "INFY": Decimal("1850"),
-    "HDFCBANK": Decimal("1650"), "SBIN": Decimal("820"), "ICICIBANK": Decimal("1250"),
-}
+#: Liquid NSE names the demo trades.
+SYMBOLS = ("RELIANCE", "TCS", "INFY", "HDFCBANK", "SBIN", "ICICIBANK")
+#: The demo's price walk: every 0.5 s, 0.06 % per step, so stops and targets are hit quickly.
+WALK_INTERVAL_S = 0.5
+WALK_VOLATILITY = 0.0006
 DEMO_SETTINGS = StrategySettings.model_validate({
     "sizing": "fixed_value", "sizing_value": "100000", "max_open_positions": 4,
     "stop_loss": {"kind": "percent", "value": "0.4"},
     "target": {"kind": "percent", "value": "0.8"},
     "trailing_stop": {"kind": "percent", "value": "0.3"},
 })
-TICK = Decimal("0.05")
 
 
 class DemoDriver:
-    """Walks prices and sends signals while the service runs."""
+    """Sends signals on the walking prices while the service runs."""
 
-    def __init__(self, simulator: LocalPaperBroker, *, seed: int | None = None,
-                 tick_interval_s: float = 0.5, signal_interval_s: float = 6.0,
-                 volatility: float = 0.0006) -> None:
-        self.simulator = simulator
+    def __init__(self, walk: PriceWalk, *, seed: int | None = None,
+                 signal_interval_s: float = 6.0) -> None:
+        self.walk = walk
         self.random = random.Random(seed)
-        self.tick_interval_s = tick_interval_s
         self.signal_interval_s = signal_interval_s
-        self.volatility = volatility
-        self.prices = dict(START_PRICES)
         self.signals_sent = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, services: Services) -> None:
         strategy_id, user_id = await services.db.run(_ensure_strategy, services)
         await services.engine.trades.reload_strategy(strategy_id)
-        self._walk_once()
-        self._tasks = [
-            asyncio.create_task(self._walk(), name="demo-prices"),
-            asyncio.create_task(self._signals(services, strategy_id, user_id),
-                                name="demo-signals"),
-        ]
-        log.info("demo: strategy %r (id %s), prices walking for %s", DEMO_STRATEGY,
-                 strategy_id, ", ".join(self.prices))
+        self._tasks = [asyncio.create_task(self._signals(services, strategy_id, user_id),
+                                           name="demo-signals")]
+        log.info("demo: strategy %r (id %s) trading %s", DEMO_STRATEGY, strategy_id,
+                 ", ".join(SYMBOLS))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -77,21 +68,6 @@ class DemoDriver:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-
-    def _walk_once(self) -> None:
-        for symbol, price in self.prices.items():
-            step = Decimal(repr(self.random.gauss(0.0, self.volatility)))
-            self.prices[symbol] = max(TICK, round_to_step(price * (1 + step), TICK))
-        self.simulator.exchange.set_prices(
-            {InstrumentKey("NSE", s): p for s, p in self.prices.items()})
-
-    async def _walk(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_interval_s)
-            try:
-                self._walk_once()
-            except Exception:
-                log.exception("demo price walk failed")
 
     async def _signals(self, services: Services, strategy_id: int, user_id: int) -> None:
         account = await services.engine.default_account(user_id)
@@ -102,12 +78,15 @@ class DemoDriver:
                 continue
             held = {t.symbol for t in services.engine.trades.trades.values()
                     if t.strategy_id == strategy_id}
-            free = [s for s in self.prices if s not in held]
+            free = [s for s in SYMBOLS if s not in held]
             if not free:
                 continue
             symbol = self.random.choice(free)
+            price = self.walk.price(InstrumentKey("NSE", symbol))
+            if price is None:
+                continue
             side = self.random.choice((Side.BUY, Side.SELL))
-            quantity = max(1, int(DEMO_SETTINGS.sizing_value or 0) // int(self.prices[symbol]))
+            quantity = max(1, int(DEMO_SETTINGS.sizing_value or 0) // int(price))
             intent = OrderIntent(account_id=account, exchange="NSE", symbol=symbol, side=side,
                                  quantity=quantity, product=Product.MIS, origin=Origin.WEBHOOK,
                                  strategy_id=strategy_id, strategy_label=DEMO_STRATEGY,

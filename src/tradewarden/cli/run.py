@@ -11,11 +11,14 @@ import uvicorn
 
 from tradewarden.api.app import Extra, create_app
 from tradewarden.bootstrap import BootstrapError, ensure_first_start
-from tradewarden.broker_setup import BrokerSetup
+from tradewarden.broker_setup import BrokerSetup, broker_setup
 from tradewarden.cli import CliError
 from tradewarden.cli.common import (
+    SERVICE_ENVIRONMENT,
     add_database_options,
+    add_listen_options,
     configure_logging,
+    environment_help,
     open_database,
     settings_from,
 )
@@ -27,13 +30,13 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "run", help="start the service (API + engine in one process)"
-    )
-    parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="listen port (default 8000)")
+        "run", help="start the service (API + engine in one process)",
+        epilog=environment_help(SERVICE_ENVIRONMENT))
+    add_listen_options(parser)
     add_database_options(parser)
     parser.add_argument("--paper-url", default=None,
-                        help="use a standalone paper broker at this URL instead of in-process")
+                        help="use a standalone paper broker at this URL instead of in-process "
+                             "(env TRADEWARDEN_PAPER_URL)")
     parser.set_defaults(handler=_run)
 
 
@@ -65,7 +68,10 @@ def serve(settings: Settings, brokers: BrokerSetup | None = None,
             print("Admin API key: taken from TRADEWARDEN_ADMIN_API_KEY.", flush=True)
     log.info("listening on http://%s:%s (database %s)", settings.host, settings.port,
              settings.resolved_database_url.split("@")[-1])
-    uvicorn.run(create_app(settings, brokers, extras=extras), host=settings.host,
+    brokers = brokers or broker_setup(settings)
+    runners = [brokers.walk] if brokers.walk is not None else []
+    uvicorn.run(create_app(settings, brokers, extras=[*runners, *extras]),
+                host=settings.host,
                 port=settings.port, log_level=settings.log_level.lower(), lifespan="on",
                 **proxy_options(settings))
 

@@ -1,17 +1,28 @@
-"""``tradewarden users create|passwd``, ``apikeys create`` and ``accounts add``."""
+"""``tradewarden users create|passwd|list``, ``apikeys create|list|revoke`` and
+``accounts add|list``."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import sys
+from datetime import datetime
 from typing import Any
 
+from tradewarden.api.auth import CACHE_TTL_S
+from tradewarden.broker_setup import paper_mode
 from tradewarden.cli import CliError
-from tradewarden.cli.common import add_database_options, open_database, settings_from
+from tradewarden.cli.common import (
+    add_database_options,
+    open_database,
+    print_table,
+    settings_from,
+)
 from tradewarden.domain.money import MoneyError, to_decimal
+from tradewarden.engine.calendar import IST
 from tradewarden.security import hash_password
 from tradewarden.store.repositories import Accounts, ApiKeys, RepositoryError, Users
+from tradewarden.store.tables import User
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -32,6 +43,9 @@ def register(subparsers: Any) -> None:
     passwd.add_argument("name")
     add_database_options(passwd)
     passwd.set_defaults(handler=_set_password)
+    users_list = users_actions.add_parser("list", help="list users")
+    add_database_options(users_list)
+    users_list.set_defaults(handler=_list_users)
 
     keys = subparsers.add_parser("apikeys", help="manage API keys")
     keys_actions = keys.add_subparsers(dest="apikeys_command", metavar="ACTION", required=True)
@@ -40,6 +54,14 @@ def register(subparsers: Any) -> None:
     key_create.add_argument("--name", default="default", help="a label for the key")
     add_database_options(key_create)
     key_create.set_defaults(handler=_create_key)
+    key_list = keys_actions.add_parser("list", help="list API keys (their prefixes, never keys)")
+    key_list.add_argument("--user", default=None, help="only this user's keys")
+    add_database_options(key_list)
+    key_list.set_defaults(handler=_list_keys)
+    revoke = keys_actions.add_parser("revoke", help="revoke an API key (its id from list)")
+    revoke.add_argument("key_id", type=int, metavar="ID")
+    add_database_options(revoke)
+    revoke.set_defaults(handler=_revoke_key)
 
     accounts = subparsers.add_parser("accounts", help="manage broker accounts")
     account_actions = accounts.add_subparsers(dest="accounts_command", metavar="ACTION",
@@ -51,6 +73,9 @@ def register(subparsers: Any) -> None:
     add.add_argument("--cash", default=None, help="starting cash for a paper account")
     add_database_options(add)
     add.set_defaults(handler=_add_account)
+    account_list = account_actions.add_parser("list", help="list broker accounts")
+    add_database_options(account_list)
+    account_list.set_defaults(handler=_list_accounts)
 
 
 def _valid_name(kind: str, name: str) -> str:
@@ -124,4 +149,61 @@ def _add_account(args: argparse.Namespace) -> int:
         except RepositoryError as exc:
             raise CliError(str(exc)) from exc
     print(f"added {args.broker} account {name} (id {account_id}) for {args.user}")
+    return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(IST).strftime("%Y-%m-%d %H:%M IST") if moment else "-"
+
+
+def _names(users: list[User]) -> dict[int, str]:
+    return {user.id: user.username for user in users}
+
+
+def _list_users(args: argparse.Namespace) -> int:
+    with open_database(settings_from(args)) as db, db.read() as session:
+        keys = ApiKeys(session).all()
+        rows = [[user.username, "admin" if user.is_admin else "user",
+                 "active" if user.is_active else "inactive",
+                 "password set" if user.password_hash else "no password",
+                 str(sum(1 for k in keys if k.user_id == user.id and k.revoked_at is None)),
+                 _when(user.created_at)] for user in Users(session).all()]
+    print_table(["NAME", "ROLE", "STATE", "DASHBOARD", "API KEYS", "CREATED"], rows)
+    return 0
+
+
+def _list_keys(args: argparse.Namespace) -> int:
+    with open_database(settings_from(args)) as db, db.read() as session:
+        try:
+            user_id = Users(session).require(args.user).id if args.user else None
+        except RepositoryError as exc:
+            raise CliError(str(exc)) from exc
+        names = _names(Users(session).all())
+        rows = [[str(key.id), names.get(key.user_id, "?"), key.name, f"{key.prefix}…",
+                 f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active",
+                 _when(key.created_at), _when(key.last_used_at)]
+                for key in ApiKeys(session).all(user_id)]
+    print_table(["ID", "USER", "NAME", "PREFIX", "STATE", "CREATED", "LAST USED"], rows)
+    return 0
+
+
+def _revoke_key(args: argparse.Namespace) -> int:
+    with open_database(settings_from(args)) as db, db.transaction() as session:
+        if ApiKeys(session).revoke(args.key_id) is None:
+            raise CliError(f"no active API key with id {args.key_id} (see apikeys list)")
+    print(f"revoked API key {args.key_id}; a running service refuses it within "
+          f"{CACHE_TTL_S:g} seconds")
+    return 0
+
+
+def _list_accounts(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with open_database(settings) as db, db.read() as session:
+        names = _names(Users(session).all())
+        rows = [[str(account.id), account.name, account.broker, names.get(account.user_id, "?"),
+                 paper_mode(settings) if account.broker == "paper" else account.broker,
+                 ("active" if account.is_active else "inactive")
+                 + (", kill switch ON" if account.kill_switch else "")]
+                for account in Accounts(session).all()]
+    print_table(["ID", "NAME", "BROKER", "USER", "MODE", "STATE"], rows)
     return 0

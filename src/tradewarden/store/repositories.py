@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,9 @@ class Users:
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(User)) or 0
+
+    def all(self) -> list[User]:
+        return list(self.session.scalars(select(User).order_by(User.id)))
 
     def get_by_name(self, username: str) -> User | None:
         return self.session.scalar(select(User).where(User.username == username))
@@ -83,6 +86,25 @@ class ApiKeys:
             raise AlreadyExists("that API key is already in use") from exc
         return IssuedKey(id=row.id, key=key, prefix=row.prefix)
 
+    def all(self, user_id: int | None = None) -> list[ApiKey]:
+        """Every key (of one user): active ones first, newest first."""
+        query = select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())
+        if user_id is not None:
+            query = query.where(ApiKey.user_id == user_id)
+        return list(self.session.scalars(query))
+
+    def revoke(self, key_id: int, user_id: int | None = None) -> str | None:
+        """Revoke an active key (only one of ``user_id``'s, when given) and return its hash for
+        the authenticator's cache; None when there is no such active key."""
+        query = select(ApiKey.key_hash).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        if user_id is not None:
+            query = query.where(ApiKey.user_id == user_id)
+        digest = self.session.scalar(query)
+        if digest is not None:
+            self.session.execute(update(ApiKey).where(ApiKey.id == key_id)
+                                 .values(revoked_at=_now()))
+        return digest
+
     def user_for_key(self, key: str) -> User | None:
         """The active user owning the (unrevoked) ``key``, or None."""
         return self.session.scalar(
@@ -114,6 +136,9 @@ class Accounts:
         self.session.add(account)
         self.session.flush()
         return account
+
+    def all(self) -> list[BrokerAccount]:
+        return list(self.session.scalars(select(BrokerAccount).order_by(BrokerAccount.id)))
 
     def for_user(self, user_id: int) -> list[BrokerAccount]:
         return list(self.session.scalars(
