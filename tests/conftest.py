@@ -35,6 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = str(Path(__file__).parent / "wallclock")
         os.environ["PYTHONPATH"] = os.pathsep.join(
             p for p in (folder, os.environ.get("PYTHONPATH")) if p)
+    if time_machine.escape_hatch.is_travelling():  # an xdist worker: moved by sitecustomize
+        return
     destination = datetime.now(UTC) + timedelta(seconds=float(os.environ[OFFSET_VARIABLE]))
     traveller = time_machine.travel(destination, tick=True)
     traveller.start()
