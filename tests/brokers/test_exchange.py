@@ -13,13 +13,15 @@ from tradewarden.brokers.errors import (
     OrderRejectedError,
 )
 from tradewarden.brokers.paper import LocalPaperAdapter, LocalPaperBroker
+from tradewarden.clock import ist_today
+from tradewarden.domain.contracts import future_symbol, monthly_expiries
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import OrderType, Product, Side, Validity, Variety
 from tradewarden.domain.statuses import OrderStatus as S
 
 REL = InstrumentKey("NSE", "RELIANCE")
 SBIN = InstrumentKey("NSE", "SBIN")
-NIFTY = InstrumentKey("NFO", "NIFTY24NOV26FUT")
+NIFTY = InstrumentKey("NFO", future_symbol("NIFTY", monthly_expiries(ist_today(), 1)[0]))
 
 
 def order(

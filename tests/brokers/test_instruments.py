@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from tradewarden.brokers.instruments import bundled_master, parse_instruments
+from tradewarden.clock import ist_today
+from tradewarden.domain.contracts import (
+    expiry_code,
+    future_symbol,
+    monthly_expiries,
+    option_symbol,
+    weekly_expiries,
+)
 from tradewarden.domain.instruments import InstrumentKey
 
 
@@ -18,11 +29,23 @@ def test_a_few_hundred_nse_equities_with_tick_005_and_lot_1() -> None:
 
 def test_fno_contracts_carry_their_lot_sizes() -> None:
     master = bundled_master()
-    nifty = master.get(InstrumentKey("NFO", "NIFTY24NOV26FUT"))
+    month = monthly_expiries(ist_today(), 1)[0]
+    nifty = master.get(InstrumentKey("NFO", future_symbol("NIFTY", month)))
     assert nifty is not None and nifty.lot_size == 65 and nifty.instrument_type == "FUT"
-    option = master.get(InstrumentKey("NFO", "BANKNIFTY24NOV2658000CE"))
+    option = master.get(InstrumentKey("NFO", option_symbol("BANKNIFTY", month, 58500, "CE")))
     assert option is not None and option.lot_size == 30 and option.band_percent is None
     assert sum(1 for i in master if i.exchange == "NFO") >= 10
+
+
+@pytest.mark.parametrize("days_ahead", [0, 1, 40, 200, 400, 3000])
+def test_fno_contracts_are_listed_for_any_day_and_none_has_expired(days_ahead: int) -> None:
+    today = ist_today() + timedelta(days=days_ahead)
+    contracts = [i for i in bundled_master(today) if i.exchange in ("NFO", "BFO")]
+    months = monthly_expiries(today, 2)
+    assert {f"NIFTY{expiry_code(m)}FUT" for m in months} <= {i.symbol for i in contracts}
+    weekly = option_symbol("NIFTY", weekly_expiries(today, 1)[0], 26000, "PE")
+    assert bundled_master(today).get(InstrumentKey("NFO", weekly)) is not None
+    assert bundled_master(today).get(InstrumentKey("BSE", "RELIANCE")) is not None
 
 
 def test_lookup_is_by_canonical_symbol() -> None:
@@ -34,7 +57,7 @@ def test_unknown_instruments_are_unknown_on_every_exchange() -> None:
     master = bundled_master()
     assert master.resolve(InstrumentKey("NSE", "NOTLISTEDCO")) is None
     assert master.resolve(InstrumentKey("NSE", "RELIANC")) is None
-    assert master.resolve(InstrumentKey("BSE", "RELIANCE")) is None
+    assert master.resolve(InstrumentKey("BSE", "RELIANC")) is None
     assert master.resolve(InstrumentKey("NFO", "NIFTY01JAN99FUT")) is None
     assert master.resolve(InstrumentKey("NSE", "BAD SYMBOL!")) is None
 

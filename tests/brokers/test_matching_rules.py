@@ -7,6 +7,8 @@ from decimal import Decimal as D
 from tradewarden.brokers.base import OrderRequest
 from tradewarden.brokers.instruments import bundled_master
 from tradewarden.brokers.paper import margin, matching, rules
+from tradewarden.clock import ist_today
+from tradewarden.domain.contracts import future_symbol, monthly_expiries
 from tradewarden.domain.instruments import Instrument, InstrumentKey
 from tradewarden.domain.orders import OrderType, Product, Side
 
@@ -18,7 +20,7 @@ def _instrument(exchange: str, symbol: str) -> Instrument:
 
 
 RELIANCE = _instrument("NSE", "RELIANCE")
-NIFTY_FUT = _instrument("NFO", "NIFTY24NOV26FUT")
+NIFTY_FUT = _instrument("NFO", future_symbol("NIFTY", monthly_expiries(ist_today(), 1)[0]))
 
 
 def test_stop_triggers_on_the_right_side() -> None:

@@ -114,8 +114,6 @@ def test_example_contracts_expire_on_a_tuesday_at_least_a_week_ahead(days_ahead:
     today = datetime.now(IST).date() + timedelta(days=days_ahead)
     expiry = strategy_form.example_expiry(today)
     assert expiry.weekday() == 1 and timedelta(days=7) <= expiry - today <= timedelta(days=42)
-    assert strategy_form.option_symbol("NIFTY", date(2026, 12, 29), 26000, "CE") == (
-        "NIFTY29DEC2626000CE")
 
 
 def test_examples_mask_the_secret_and_include_an_exit_signal() -> None:

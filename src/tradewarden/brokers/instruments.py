@@ -10,10 +10,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 
+from tradewarden.brokers.derivatives import contracts_for
+from tradewarden.clock import ist_today
 from tradewarden.domain.instruments import Instrument, InstrumentKey
 
 
@@ -58,8 +62,24 @@ def parse_instruments(text: str) -> list[Instrument]:
     return instruments
 
 
+def bundled_master(today: date | None = None) -> InstrumentMaster:
+    """The instrument master shipped with Tradewarden, as listed on ``today`` (IST by default).
+
+    Equities come from ``data/instruments.csv`` (the NSE ones are listed on BSE too); futures
+    and options are generated for the day from ``data/derivatives.csv`` (``derivatives.py``),
+    so the master never holds only expired contracts.
+    """
+    return _master_on(today or ist_today())
+
+
+@lru_cache(maxsize=2)
+def _master_on(today: date) -> InstrumentMaster:
+    return InstrumentMaster([*_bundled_equities(), *contracts_for(today)])
+
+
 @lru_cache(maxsize=1)
-def bundled_master() -> InstrumentMaster:
-    """The instrument master shipped with Tradewarden (loaded once)."""
+def _bundled_equities() -> tuple[Instrument, ...]:
     text = resources.files("tradewarden").joinpath("data/instruments.csv").read_text("utf-8")
-    return InstrumentMaster(parse_instruments(text))
+    listed = parse_instruments(text)
+    on_bse = [replace(i, exchange="BSE") for i in listed if i.exchange == "NSE"]
+    return (*listed, *on_bse)

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradewarden.api.strategies import StrategyIn
+from tradewarden.domain.contracts import monthly_expiries, option_symbol
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.store.tables import Strategy
 from tradewarden.web.forms import Form
@@ -181,20 +182,8 @@ class Example:
 
 
 def example_expiry(today: date) -> date:
-    """A monthly NIFTY expiry (the month's last Tuesday) at least a week after ``today``."""
-    month = date(today.year, today.month, 1)
-    while True:
-        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        last = following - timedelta(days=1)
-        expiry = last - timedelta(days=(last.weekday() - 1) % 7)
-        if expiry >= today + timedelta(days=7):
-            return expiry
-        month = following
-
-
-def option_symbol(underlying: str, expiry: date, strike: int, kind: str) -> str:
-    """OpenAlgo's option symbol: ``NIFTY30DEC2526000CE``."""
-    return f"{underlying}{expiry:%d}{expiry:%b}{expiry:%y}{strike}{kind}".upper()
+    """A monthly NIFTY expiry at least a week after ``today`` (so an example never expires)."""
+    return monthly_expiries(today + timedelta(days=7), 1)[0]
 
 
 def _example_bodies(secret: str, today: date) -> dict[str, dict[str, Any]]:
