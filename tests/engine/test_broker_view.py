@@ -19,6 +19,7 @@ from tradewarden.domain.orders import (
     Validity,
     Variety,
 )
+from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.broker_view import events_from_broker
 
@@ -57,6 +58,16 @@ def test_a_cancel_we_did_not_ask_for_is_manual() -> None:
     events = events_from_broker(make_order(S.OPEN), seen("CANCELLED", S.CANCELLED))
     (event,) = events
     assert event.cancelled_by is CancelledBy.MANUAL and event.source is EventSource.MANUAL
+
+
+def test_a_late_rejection_is_classified_like_one_at_placement() -> None:
+    """An AMO accepted overnight and rejected at the open keeps the broker's real reason."""
+    view = replace(seen("REJECTED", S.REJECTED), rejection_reason="RMS:Insufficient holdings")
+    (event,) = events_from_broker(make_order(S.OPEN), view)
+    assert event.reason_code is ReasonCode.NO_HOLDINGS
+    vague = replace(seen("REJECTED", S.REJECTED), rejection_reason="something odd")
+    assert events_from_broker(make_order(S.OPEN), vague)[0].reason_code is \
+        ReasonCode.BROKER_VALIDATION
 
 
 def test_a_price_change_we_did_not_ask_for_is_a_manual_modification() -> None:

@@ -13,8 +13,8 @@ from tradewarden.brokers.base import BrokerFill, BrokerOrder
 from tradewarden.domain.events import EventSource, EventType, FillData, OrderEvent
 from tradewarden.domain.lifecycle import CANCEL_REQUESTED_BY
 from tradewarden.domain.orders import CancelledBy, Order
-from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
+from tradewarden.engine.failures import rejection_code
 
 S = OrderStatus
 E = EventType
@@ -66,10 +66,10 @@ def _final_event(order: Order, seen: BrokerOrder, source: EventSource,
         return None
     raw = seen.raw_status
     if seen.status is S.REJECTED and status is not S.REJECTED:
+        text = seen.rejection_reason or seen.status_message or raw
         return OrderEvent(E.ORDER_REJECTED, source, broker_order_id=seen.broker_order_id,
-                          broker_status=raw,
-                          rejection_reason=seen.rejection_reason or seen.status_message or raw,
-                          reason_code=ReasonCode.BROKER_VALIDATION)
+                          broker_status=raw, rejection_reason=text,
+                          reason_code=rejection_code(text))
     if seen.status is S.CANCELLED and status is not S.CANCELLED:
         # who cancelled depends on whether *we* had asked (the status before this update)
         ours = order.status is S.PENDING_CANCEL
