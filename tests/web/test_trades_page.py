@@ -111,7 +111,12 @@ def test_live_prices_modify_levels_and_exit_to_history(
     assert active(web_stack, user)[trade_id]["stop_loss"] == "3560.00"  # nothing changed
 
     stop.fill("3580")
-    page.get_by_label("Trailing stop: distance").fill("30")
+    page.get_by_label("Trailing stop: distance").fill("30")  # looser than the ratcheted 3595
+    page.get_by_role("button", name="Save levels").click()
+    expect(page.locator("#trailing_value-error")).to_contain_text("3595")
+    assert active(web_stack, user)[trade_id]["trailing_stop"] == {"kind": "points",
+                                                                   "value": "25"}
+    page.get_by_label(re.compile("Allow a looser stop")).check()
     page.get_by_role("button", name="Save levels").click()
     expect(page).to_have_url(re.compile(rf"/trades/{trade_id}\?done=levels_saved$"))
     expect(page.locator(".notice")).to_contain_text("Levels saved")
