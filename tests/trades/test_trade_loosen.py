@@ -176,6 +176,13 @@ def test_the_dashboard_form_refuses_a_looser_stop_and_saves_a_tighter_one(stack:
         saved = client.post(modify, data={**base, "stop_loss": "295",
                                           "trailing_value": "5"})
         assert saved.status_code == 303, saved.text
+        page_text = client.get(modify).text
+        assert 'id="history-title"' in page_text, page_text[-3000:]
+        history = page_text.split('id="history-title"')[1]
+        # in the trade's history: both edits, the loosening marked as made on request
+        assert history.count('data-kind="levels_changed"') == 2, history
+        assert "loosened on request: stop-loss 290.00 → 280.00" in history, history
+        assert "stop loss 280.00 → 295.00" in history and "(web)" in history, history
     live = trading.live(trade_id)
     assert live is not None
     assert (live["stop_loss"], live["trailing_level"]) == ("295.00", "315.00")

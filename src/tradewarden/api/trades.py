@@ -159,14 +159,15 @@ async def updatetrade(request: Request) -> JSONResponse:
     one, an absent field is left as it is. Loosening the stop-loss or the trailing level needs
     ``allow_loosen: true``; what was loosened is listed in ``loosened``."""
     user_id, body, raw = await _parse(request, UpdateTrade)
-    changes = {name: getattr(body, name) if name in raw else UNCHANGED
-               for name in ("stop_loss", "target", "trailing_stop")}
+    changes: dict[str, object] = {name: getattr(body, name) if name in raw else UNCHANGED
+                                  for name in ("stop_loss", "target", "trailing_stop")}
     if all(value is UNCHANGED for value in changes.values()):
         raise OpenAlgoError(422, "give stop_loss, target or trailing_stop to change")
     ops = services_of(request).engine.trade_ops
     try:
         edited = await ops.edit(user_id, body.trade_id, allow_loosen=body.allow_loosen,
-                                **changes)
+                                stop_loss=changes["stop_loss"], target=changes["target"],
+                                trailing_stop=changes["trailing_stop"])
     except (TradeError, TradeNotFound) as exc:
         raise _refused(exc) from exc
     data = trade_json(edited.trade, ops.view(edited.trade))

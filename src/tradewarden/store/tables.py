@@ -344,6 +344,20 @@ class TradeRow(Base):
     day_base_date: Mapped[date | None] = mapped_column(Date)
 
 
+class TradeEventRow(Base):
+    """A change made to a trade by a person (levels edited, protection loosened on request)."""
+
+    __tablename__ = "trade_events"
+    __table_args__ = (Index("ix_trade_events_trade", "trade_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trade_id: Mapped[int] = mapped_column(BigId, ForeignKey("trades.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # levels_changed
+    source: Mapped[str] = mapped_column(String(16))  # api, web
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class StrategyDay(Base):
     """A strategy's portfolio state for one trading day: peak P&L and the limit hit, if any
     (a hit blocks new entries for the rest of the day)."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tradewarden.domain.money import ZERO
 from tradewarden.domain.strategy import Level
 from tradewarden.domain.trades import ExitReason, Trade, TradeSide, TradeStatus
-from tradewarden.store.tables import StrategyDay, TradeRow
+from tradewarden.store.tables import StrategyDay, TradeEventRow, TradeRow
 
 TRADES: Table = TradeRow.__table__  # type: ignore[assignment]
 DAYS: Table = StrategyDay.__table__  # type: ignore[assignment]
@@ -251,3 +251,16 @@ def peaks(session: Session, day: date) -> dict[int, Decimal]:
     rows = session.execute(select(DAYS.c.strategy_id, DAYS.c.peak_pnl).where(
         DAYS.c.trading_day == day))
     return {strategy_id: peak for strategy_id, peak in rows}
+
+
+def record_trade_event(session: Session, trade_id: int, kind: str, source: str,
+                       payload: dict[str, Any], at: datetime) -> None:
+    """Add one entry to a trade's history (in the caller's transaction)."""
+    session.add(TradeEventRow(trade_id=trade_id, kind=kind, source=source, payload=payload,
+                              created_at=at))
+
+
+def trade_events(session: Session, trade_id: int) -> list[TradeEventRow]:
+    """A trade's history, oldest first."""
+    return list(session.scalars(select(TradeEventRow).where(TradeEventRow.trade_id == trade_id)
+                                .order_by(TradeEventRow.id)))

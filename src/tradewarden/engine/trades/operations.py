@@ -111,22 +111,24 @@ class TradeOperations:
 
     async def update(self, user_id: int, trade_id: int, *, stop_loss: object = UNCHANGED,
                      target: object = UNCHANGED, trailing_stop: object = UNCHANGED,
-                     allow_loosen: bool = False) -> Trade:
+                     allow_loosen: bool = False, source: str = "api") -> Trade:
         """Change an active trade's levels (``None`` removes one); see :meth:`edit`."""
         edited = await self.edit(user_id, trade_id, stop_loss=stop_loss, target=target,
-                                 trailing_stop=trailing_stop, allow_loosen=allow_loosen)
+                                 trailing_stop=trailing_stop, allow_loosen=allow_loosen,
+                                 source=source)
         return edited.trade
 
     async def edit(self, user_id: int, trade_id: int, *, stop_loss: object = UNCHANGED,
                    target: object = UNCHANGED, trailing_stop: object = UNCHANGED,
-                   allow_loosen: bool = False) -> TradeEdit:
+                   allow_loosen: bool = False, source: str = "api") -> TradeEdit:
         """Change an active trade's levels (``None`` removes one).
 
         Protection never loosens by accident: a stop-loss moved away from the price (lower
         for a long, higher for a short) or removed, and a trailing stop whose level at the
         best price so far would be looser than the current (ratcheted) one or that is removed,
         are refused unless ``allow_loosen``; an allowed loosening is logged and raised as a
-        warning alert in the same transaction.
+        warning alert in the same transaction. Every edit goes into the trade's history
+        (``trade_events``, kind ``levels_changed``) with ``source`` (api, web).
         """
         known = self.manager.trades.get(trade_id)
         last = None
@@ -148,6 +150,7 @@ class TradeOperations:
                                         if trade.status is TradeStatus.ACTIVE
                                         else f"trade {trade_id} is {trade.status.value}")
                 stop_before = trade.stop_loss
+                levels_before = _levels(trade)
                 level_before = live_level if live_level is not None else trade.trailing_level
                 if stop_loss is not UNCHANGED:
                     trade.stop_loss = _price(stop_loss, "stop_loss")
@@ -172,6 +175,10 @@ class TradeOperations:
                                      f"the last price {last}")
                 trade.updated_at = self.manager.now()
                 store.save_trade(session, trade)
+                store.record_trade_event(session, trade.id, "levels_changed", source, {
+                    "before": levels_before, "after": _levels(trade),
+                    "loosened": [change.describe() for change in loosened],
+                    "allow_loosen": allow_loosen}, trade.updated_at)
                 if loosened:
                     notices.levels_loosened(session, trade, loosened)
                 return TradeEdit(trade, loosened)
@@ -296,3 +303,14 @@ def _price(value: object, name: str) -> Decimal | None:
     if not isinstance(value, Decimal):
         raise TradeError(f"{name} must be a price")
     return value
+
+
+def _levels(trade: Trade) -> dict[str, str | None]:
+    """A trade's protective levels as the history records them."""
+    def text(value: Decimal | None) -> str | None:
+        return None if value is None else f"{value:.2f}"
+
+    trail = trade.trailing_stop
+    return {"stop_loss": text(trade.stop_loss), "target": text(trade.target),
+            "trailing_stop": f"{trail.value} {trail.kind.value}" if trail else None,
+            "trailing_level": text(trade.trailing_level)}

@@ -22,6 +22,7 @@ from tradewarden.engine.trades.operations import TradeConflict, TradeNotFound, T
 from tradewarden.services import Services
 from tradewarden.store import trades as trade_store
 from tradewarden.store.strategies import Strategies
+from tradewarden.store.tables import TradeEventRow
 from tradewarden.web import trade_form, trade_views
 from tradewarden.web.access import (
     CheckedForm,
@@ -155,18 +156,20 @@ async def _trade_page(request: Request, session: SessionInfo, trade: Trade, *,
     open_now = trade.id in ops.manager.trades
     view = ops.view(trade) if open_now else None
 
-    def read() -> dict[int, str]:
+    def read() -> tuple[dict[int, str], list[TradeEventRow]]:
         with services.db.read() as db_session:
-            return trade_views.strategy_names(db_session, session.user_id)
+            history = trade_store.trade_events(db_session, trade.id)
+            db_session.expunge_all()
+            return trade_views.strategy_names(db_session, session.user_id), history
 
-    names = await services.db.run(read)
+    names, history = await services.db.run(read)
     editable = trade.status is TradeStatus.ACTIVE and not ops.manager.is_exiting(trade.id)
     return page(request, "trade.html", active="trades", status=status, trade=trade, view=view,
                 strategy=trade_views.strategy_label(trade, names), editable=editable,
                 near=trade_views.near_levels(view, trade_views.DEFAULT_NEAR_PERCENT)
                 if view else frozenset(), near_percent=trade_views.DEFAULT_NEAR_PERCENT,
                 form=form or LevelsForm(trade_form.values_of(trade)),
-                reasons=EXIT_REASON_TEXT, here=f"/trades/{trade.id}")
+                reasons=EXIT_REASON_TEXT, here=f"/trades/{trade.id}", history=history)
 
 
 @router.get("/trades/{trade_id}")
@@ -192,7 +195,7 @@ async def modify(trade_id: str, request: Request, session: SessionDep,
         return RedirectResponse(f"/trades/{found.id}?done=levels_unchanged", status_code=303)
     try:
         updated = await services.engine.trade_ops.update(session.user_id, found.id,
-                                                         **form.changes)
+                                                         **form.changes, source="web")
     except TradeNotFound:
         return not_found(request, "trade")
     except TradeConflict as exc:
