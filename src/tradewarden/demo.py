@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from tradewarden.brokers.paper.walk import PriceWalk
+from tradewarden.clock import utcnow
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.intents import OrderIntent
 from tradewarden.domain.orders import Origin, Product, Side
@@ -118,6 +118,6 @@ def _ensure_strategy(services: Services) -> tuple[int, int]:
                 allow_amo=False,
                 settings=DEMO_SETTINGS.model_dump(mode="json", exclude_defaults=True),
                 box=services.box)
-            existing.updated_at = datetime.now(UTC)
+            existing.updated_at = utcnow()
         session.flush()
         return existing.id, user.id

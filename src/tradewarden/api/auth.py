@@ -22,11 +22,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Table, bindparam, update
 from starlette.requests import HTTPConnection
 
+from tradewarden.clock import utcnow
 from tradewarden.security import api_key_display_prefix, hash_api_key
 from tradewarden.store.db import Database
 from tradewarden.store.repositories import ApiKeys
@@ -175,7 +176,7 @@ class Authenticator:
         self._cache.pop(digest, None)
 
     def _note_use(self, digest: str) -> None:
-        self._used[digest] = datetime.now(UTC)
+        self._used[digest] = utcnow()
         if time.monotonic() >= self._usage_due and (
                 self._usage_write is None or self._usage_write.done()):
             self._usage_due = time.monotonic() + USAGE_FLUSH_S

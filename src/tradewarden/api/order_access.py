@@ -4,8 +4,8 @@ filter from user input, and retry / drop / cancel an order the user owns."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from tradewarden.clock import IST
 from tradewarden.domain.lifecycle import InvalidEvent
 from tradewarden.domain.orders import Order
 from tradewarden.domain.statuses import OrderStatus
@@ -17,7 +17,6 @@ from tradewarden.store.order_queries import OrderFilter
 from tradewarden.store.repositories import Orders
 from tradewarden.store.tables import OrderRow
 
-IST = ZoneInfo("Asia/Kolkata")
 QUEUED = (OrderStatus.FAILED, OrderStatus.RETRY_PENDING)
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradewarden.api.deps import CallerDep, ServicesDep
+from tradewarden.clock import utcnow
 from tradewarden.crypto import SecretBox
 from tradewarden.domain.strategy import StrategyMode, StrategySettings
 from tradewarden.domain.trades import TradeError
@@ -151,7 +152,7 @@ async def patch(strategy_id: StrategyId, body: StrategyPatch, request: Request, 
                 row.settings = body.settings.model_dump(mode="json", exclude_defaults=True)
             if body.rotate_secret:
                 issue_webhook_secret(row, services.box)
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = utcnow()
             session.flush()
             return _out(row, request, services.box)
 
@@ -210,7 +211,7 @@ async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesD
                     return (f"strategy {row.name} still has {len(positions)} open position(s)"
                             f"{' (' + held + ')' if held else ''} and {working} working "
                             "order(s); close or transfer them first")
-            now = datetime.now(UTC)
+            now = utcnow()
             row.deleted_at = now
             row.name = f"{row.name}#deleted-{row.id}"[:64]
             return None

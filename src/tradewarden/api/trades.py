@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -20,6 +19,7 @@ from tradewarden.api.openalgo.common import (
     services_of,
     success,
 )
+from tradewarden.clock import IST
 from tradewarden.domain.strategy import Level
 from tradewarden.domain.trades import Loosening, Trade, TradeError
 from tradewarden.engine.trades.operations import (
@@ -30,7 +30,6 @@ from tradewarden.engine.trades.operations import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["trades"])
-IST = ZoneInfo("Asia/Kolkata")
 
 
 class _Body(BaseModel):

@@ -18,8 +18,8 @@ from tradewarden.cli.common import (
     print_table,
     settings_from,
 )
+from tradewarden.clock import IST
 from tradewarden.domain.money import MoneyError, to_decimal
-from tradewarden.engine.calendar import IST
 from tradewarden.security import hash_password
 from tradewarden.store.repositories import Accounts, ApiKeys, RepositoryError, Users
 from tradewarden.store.tables import User

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
+from tradewarden.clock import IST
 from tradewarden.domain.money import ZERO, round_to_step
 from tradewarden.domain.orders import Side
 from tradewarden.domain.strategy import Level, LevelKind
-
-IST = ZoneInfo("Asia/Kolkata")
 
 HUNDRED = Decimal(100)
 

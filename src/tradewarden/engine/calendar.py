@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from tradewarden.brokers.base import SessionName
 from tradewarden.brokers.paper.calendar import PRE_OPEN_MINUTES, NseCalendar, nse_calendar
+from tradewarden.clock import IST
 from tradewarden.store.calendar_overrides import CalendarOverride, OverrideKind
 
-IST = ZoneInfo("Asia/Kolkata")
 PREMARKET_RETRY_START = time(9, 0)
 PREMARKET_RETRY_END = time(9, 8)
 SESSION_OPEN = time(9, 15)

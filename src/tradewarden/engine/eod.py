@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, tuple_
 
 from tradewarden.brokers.errors import BrokerError, OrderNotFoundError
+from tradewarden.clock import IST
 from tradewarden.domain.events import EventSource, EventType, OrderEvent
 from tradewarden.domain.lifecycle import InvalidEvent
 from tradewarden.domain.orders import Order
 from tradewarden.domain.statuses import OrderStatus
-from tradewarden.engine.calendar import IST
 from tradewarden.engine.executor import Executor
 from tradewarden.engine.inflight import InflightChecker
 from tradewarden.engine.intake import Intake

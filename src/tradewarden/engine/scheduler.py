@@ -62,8 +62,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tradewarden.clock import utcnow
-from tradewarden.engine.calendar import IST, TradingCalendar
+from tradewarden.clock import IST, utcnow
+from tradewarden.engine.calendar import TradingCalendar
 from tradewarden.store.calendar_overrides import load_overrides
 from tradewarden.store.db import Database
 from tradewarden.store.tables import JobRun

@@ -7,19 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import IST
 from tradewarden.domain.money import ZERO
 from tradewarden.domain.orders import ExecutionType, Order
 from tradewarden.domain.statuses import UNSETTLED_VALUES, OrderStatus
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.store import trades as trade_store
 from tradewarden.store.tables import OrderRow, Strategy
-
-IST = ZoneInfo("Asia/Kolkata")
 
 #: Last traded price by "EXCHANGE:SYMBOL", when known.
 PriceLookup = Callable[[str], Decimal | None]

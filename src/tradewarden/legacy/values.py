@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
+from tradewarden.clock import IST
 from tradewarden.domain.instruments import EXCHANGES, canonical_symbol
 from tradewarden.domain.money import MoneyError, to_decimal
 from tradewarden.domain.orders import OrderType, Product, Side, Variety
@@ -17,7 +17,6 @@ from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 
 #: The seed-era code wrote ``datetime.now().isoformat()``: naive wall time in India.
-IST = ZoneInfo("Asia/Kolkata")
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _FORMATS = ("%d-%b-%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S")
 _SYMBOL = re.compile(r"^[A-Z0-9&_.-]{1,40}$")

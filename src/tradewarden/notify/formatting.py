@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from tradewarden.notify.quiet_hours import IST
+from tradewarden.clock import IST
 
 PAISE = Decimal("0.01")
 

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import IST
 from tradewarden.notify.events import NotificationKind
 from tradewarden.notify.outbox import enqueue_many
 from tradewarden.notify.preferences import load_snapshot
-from tradewarden.notify.quiet_hours import IST
 from tradewarden.store.tables import TradeRow
 
 COUNTS = ("placed", "executed", "rejected", "denied", "cancelled", "expired", "pending",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import utcnow
 from tradewarden.security import api_key_display_prefix, generate_api_key, hash_api_key
 from tradewarden.store.tables import ApiKey, BrokerAccount, FillRow, OrderEventRow, OrderRow, User
 
@@ -29,7 +30,7 @@ class NotFound(RepositoryError):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 class Users:

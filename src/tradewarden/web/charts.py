@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-from tradewarden.web.formatting import IST, MINUS, inr
+from tradewarden.clock import IST
+from tradewarden.web.formatting import MINUS, inr
 
 ZERO = Decimal(0)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
-IST = ZoneInfo("Asia/Kolkata")
+from tradewarden.clock import IST, ist_now
+
 MINUS = "\u2212"
 UNKNOWN = "\u2013"  # en dash: no value
 
@@ -89,7 +89,7 @@ def ist_short(moment: datetime | None) -> str:
     if moment is None:
         return UNKNOWN
     local = moment.astimezone(IST)
-    if local.date() == datetime.now(IST).date():
+    if local.date() == ist_now().date():
         return local.strftime("%H:%M:%S IST")
     return local.strftime("%d %b %H:%M IST")
 

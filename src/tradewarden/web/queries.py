@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -38,18 +38,6 @@ def strategy_names(session: Session, user_id: int) -> list[str]:
 def api_keys(session: Session, user_id: int) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).where(ApiKey.user_id == user_id)
                                 .order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())))
-
-
-def revoke_api_key(session: Session, user_id: int, key_id: int) -> str | None:
-    """Revoke one of the user's keys and return its hash; None when it is not theirs or
-    already revoked."""
-    digest = session.scalar(select(ApiKey.key_hash).where(
-        ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)))
-    if digest is None:
-        return None
-    session.execute(update(ApiKey).where(ApiKey.id == key_id)
-                    .values(revoked_at=datetime.now(UTC)))
-    return digest
 
 
 def accounts(session: Session, user_id: int) -> list[BrokerAccount]:

@@ -12,10 +12,11 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
+from tradewarden.clock import utcnow
 from tradewarden.store.db import Database
 from tradewarden.store.tables import User, WebSession
 
@@ -88,7 +89,7 @@ class SessionStore:
 
     def _create(self, token: str, user_id: int, client: str | None,
                 user_agent: str | None) -> SessionInfo:
-        now = datetime.now(UTC)
+        now = utcnow()
         with self.db.transaction() as session:
             session.execute(delete(WebSession).where(WebSession.expires_at < now))
             user = session.get(User, user_id)
@@ -104,7 +105,7 @@ class SessionStore:
                                row.last_seen_at, row.expires_at)
 
     def _lookup(self, digest: str) -> SessionInfo | None:
-        now = datetime.now(UTC)
+        now = utcnow()
         with self.db.read() as session:
             found = session.execute(
                 select(WebSession, User).join(User, User.id == WebSession.user_id)

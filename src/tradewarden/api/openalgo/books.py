@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from tradewarden.api.auth import Caller
 from tradewarden.api.openalgo.common import (
-    IST,
     OpenAlgoError,
     authenticate,
     number,
@@ -27,6 +26,7 @@ from tradewarden.api.openalgo.placing import label_scope
 from tradewarden.api.openalgo.requests import OpenAlgoRequest, OpenPositionRequest, OrderIdRequest
 from tradewarden.brokers.base import BrokerAdapter
 from tradewarden.brokers.errors import BrokerError
+from tradewarden.clock import IST, ist_now
 from tradewarden.services import Services
 from tradewarden.store.order_queries import book_orders, user_fills
 from tradewarden.store.repositories import Orders
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["openalgo"])
 
 
 def _today_start() -> datetime:
-    return datetime.combine(datetime.now(IST).date(), time(0), IST).astimezone(UTC)
+    return datetime.combine(ist_now().date(), time(0), IST).astimezone(UTC)
 
 
 async def _adapter(services: Services, caller: Caller) -> BrokerAdapter:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -14,11 +13,11 @@ from pydantic import BaseModel, ValidationError
 from tradewarden.api.auth import AuthError, Caller, client_address, key_from_headers
 from tradewarden.api.json_body import JsonBodyError, decode_json
 from tradewarden.api.openalgo.requests import field_errors, unfilled_placeholder
+from tradewarden.clock import IST
 from tradewarden.domain.orders import OrderType
 from tradewarden.services import Services
 from tradewarden.store.tables import OrderRow
 
-IST = ZoneInfo("Asia/Kolkata")
 MAX_BODY_BYTES = 256 * 1024
 M = TypeVar("M", bound=BaseModel)
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import threading
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from tradewarden.brokers.base import SessionName
+from tradewarden.clock import IST
 
-IST = ZoneInfo("Asia/Kolkata")
 PRE_OPEN_MINUTES = 15
 
 

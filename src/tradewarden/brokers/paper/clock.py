@@ -13,22 +13,19 @@ advances with the wall clock) and makes the session follow the calendar at that 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from tradewarden.brokers.base import SessionName
-from tradewarden.brokers.paper.calendar import IST, NseCalendar, nse_calendar
+from tradewarden.brokers.paper.calendar import NseCalendar, nse_calendar
+from tradewarden.clock import IST, utcnow
 
 
 class ClockMode(StrEnum):
     MANUAL = "manual"
     REAL = "real"
     OPEN = "open"
-
-
-def _wall() -> datetime:
-    return datetime.now(UTC)
 
 
 class PaperClock:
@@ -38,11 +35,11 @@ class PaperClock:
         self,
         mode: ClockMode,
         *,
-        wall: Callable[[], datetime] = _wall,
+        wall: Callable[[], datetime] = utcnow,
         calendar: Callable[[], NseCalendar] = nse_calendar,
     ) -> None:
         self.mode = mode
-        self._wall = wall
+        self.utcnow = wall
         self._calendar = calendar
         self.pinned: SessionName | None = None
         self.offset = timedelta(0)
@@ -59,7 +56,7 @@ class PaperClock:
 
     def now(self) -> datetime:
         """Simulated current time (UTC)."""
-        return self._wall() + self.offset
+        return self.utcnow() + self.offset
 
     def session(self, now: datetime | None = None) -> SessionName:
         """The session now (or at ``now``)."""
@@ -79,7 +76,7 @@ class PaperClock:
         """Make simulated time ``when`` (aware); the session then follows the calendar."""
         if when.tzinfo is None:
             raise ValueError("time must include a UTC offset")
-        self.offset = when - self._wall()
+        self.offset = when - self.utcnow()
         self.pinned = None
 
     def state(self) -> dict[str, Any]:

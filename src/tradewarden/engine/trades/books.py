@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import IST
 from tradewarden.domain.money import ZERO
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import EXIT_REASON_TEXT, ExitReason, Trade, TradeStatus
@@ -26,7 +26,6 @@ from tradewarden.store import trades as store
 from tradewarden.store.tables import Strategy
 
 log = logging.getLogger(__name__)
-IST = ZoneInfo("Asia/Kolkata")
 
 
 def ist_day(moment: datetime) -> date:

@@ -18,12 +18,13 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import utcnow
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import ExecutionType, Side
 from tradewarden.domain.statuses import OrderStatus
@@ -84,7 +85,7 @@ class TradeManager(StrategyBooks, ExitCare):
     def __init__(self, ledger: Ledger, intake: Intake, executor: Executor,
                  actions: OrderActions, settings: TradeSettings | None = None,
                  metrics: Metrics | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: utcnow()) -> None:
         self.ledger = ledger
         self.accounts = executor.brokers
         self.actions = actions

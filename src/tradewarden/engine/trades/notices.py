@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tradewarden.clock import utcnow
 from tradewarden.domain.trades import ExitReason, Loosening, Trade
 from tradewarden.notify.events import NotificationKind
 from tradewarden.notify.outbox import alert_in_session, enqueue
@@ -31,7 +31,7 @@ def _payload(session: Session, trade: Trade) -> dict[str, Any]:
         or trade.booked_label, "exchange": trade.exchange, "symbol": trade.symbol,
         "side": trade.side.exit_side.opposite.value, "quantity": trade.quantity,
         "entry_price": trade.entry_price, "order_id": trade.entry_order_id,
-        "at": datetime.now(UTC),
+        "at": utcnow(),
     }
 
 
@@ -67,7 +67,7 @@ def portfolio_hit(session: Session, user_id: int, strategy_id: int, reason: Exit
     enqueue(session, user_id, NotificationKind.PORTFOLIO_LIMIT_HIT, {
         "strategy": _strategy_name(session, strategy_id) or f"#{strategy_id}",
         "limit": reason.value, "pnl": pnl, "threshold": threshold, "trades": trades,
-        "at": datetime.now(UTC)}, dedupe_key=f"portfolio:{strategy_id}:{day}")
+        "at": utcnow()}, dedupe_key=f"portfolio:{strategy_id}:{day}")
 
 
 def system_alert(session: Session, user_id: int | None, severity: str, text: str) -> None:

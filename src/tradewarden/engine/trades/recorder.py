@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tradewarden.brokers.instruments import InstrumentMaster
+from tradewarden.clock import utcnow
 from tradewarden.domain.events import EventType
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.money import ZERO
@@ -58,7 +59,7 @@ class TradeRecorder:
 
     def __init__(self, master: InstrumentMaster, clock: Any = None) -> None:
         self.master = master
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or (lambda: utcnow())
         #: the last traded price of a symbol, if known (the runtime points it at the trade
         #: manager's feed)
         self.prices: Callable[[str], Decimal | None] = lambda _symbol: None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
+from tradewarden.clock import IST
 from tradewarden.domain.orders import Product
 from tradewarden.domain.strategy import StrategySettings
 from tradewarden.domain.trades import Trade, TradeStatus
 
-IST = ZoneInfo("Asia/Kolkata")
 #: The equity session's close; square-off applies between a strategy's time and this.
 MARKET_CLOSE = time(15, 30)
 

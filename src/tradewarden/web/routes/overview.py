@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from tradewarden.api.order_access import day_start
 from tradewarden.brokers.base import Funds, Position
 from tradewarden.brokers.errors import BrokerError
+from tradewarden.clock import IST, utcnow
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.services import Services
 from tradewarden.store.order_queries import OrderFilter, list_orders, user_fills
@@ -21,7 +22,6 @@ from tradewarden.store.tables import BrokerAccount, OrderRow
 from tradewarden.web import notification_views, queries, trade_views
 from tradewarden.web.access import SessionDep, services_of
 from tradewarden.web.charts import FillPoint, intraday_pnl, pnl_svg
-from tradewarden.web.formatting import IST
 from tradewarden.web.render import page
 from tradewarden.web.routes.orders import TABS
 
@@ -90,7 +90,7 @@ def _db_view(services: Services, user_id: int, since: datetime) -> DbView:
 @router.get("/")
 async def overview(request: Request, session: SessionDep) -> Response:
     services = services_of(request)
-    now = datetime.now(UTC)
+    now = utcnow()
     since = day_start(now.astimezone(IST).date())
     db_view = await services.db.run(_db_view, services, session.user_id, since)
     accounts = list(await asyncio.gather(*(_broker_view(services, row)

@@ -72,7 +72,7 @@ async def revoke_key(key_id: str, request: Request, session: SessionDep,
         if number is None:
             return None
         with services.db.transaction() as db_session:
-            return queries.revoke_api_key(db_session, session.user_id, number)
+            return ApiKeys(db_session).revoke(number, session.user_id)
 
     digest = await services.db.run(write)
     if digest is None:

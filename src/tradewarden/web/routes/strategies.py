@@ -7,7 +7,6 @@ uniqueness, account ownership, what deleting does with active trades — live in
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from tradewarden.api import strategies as strategies_api
 from tradewarden.api.strategies import StrategyOut, StrategyPatch
+from tradewarden.clock import ist_now
 from tradewarden.domain.risk_preview import risk_preview
 from tradewarden.services import Services
 from tradewarden.store.strategies import Strategies
@@ -24,7 +24,6 @@ from tradewarden.store.webhook_secrets import webhook_secret_of
 from tradewarden.web import queries, strategy_form
 from tradewarden.web.access import CheckedForm, SessionDep, caller_of, path_id, services_of
 from tradewarden.web.errors import error_page, not_found
-from tradewarden.web.formatting import IST
 from tradewarden.web.render import page, render_text
 from tradewarden.web.sessions import SessionInfo
 from tradewarden.web.strategy_form import StrategyForm
@@ -69,7 +68,7 @@ async def _form_page(request: Request, session: SessionInfo, form: StrategyForm,
     return page(request, "strategy.html", active="strategies", status=status, form=form,
                 strategy=row, webhook_url=webhook_url, webhook_secret=secret,
                 accounts=loaded["accounts"], others=others,
-                examples=strategy_form.webhook_examples(secret, datetime.now(IST).date())
+                examples=strategy_form.webhook_examples(secret, ist_now().date())
                 if row is not None else [],
                 preview=_preview_html(strategy_form.parse_for_preview(form.values),
                                       _sample_price(None)), protection=protection,

@@ -9,7 +9,7 @@ in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import QueryParams
 
 from tradewarden.api.order_access import day_start
+from tradewarden.clock import ist_now
 from tradewarden.domain.trades import EXIT_REASON_TEXT, Trade, TradeError, TradeStatus
 from tradewarden.engine.trades.operations import TradeConflict, TradeNotFound, TradeView
 from tradewarden.services import Services
@@ -33,7 +34,6 @@ from tradewarden.web.access import (
     wants_json,
 )
 from tradewarden.web.errors import error_page, not_found
-from tradewarden.web.formatting import IST
 from tradewarden.web.render import page
 from tradewarden.web.sessions import SessionInfo
 from tradewarden.web.trade_form import LevelsForm
@@ -104,7 +104,7 @@ def _load(services: Services, user_id: int, today: date) -> Loaded:
 async def trades(request: Request, session: SessionDep) -> Response:
     services = services_of(request)
     ops = services.engine.trade_ops
-    today = datetime.now(IST).date()
+    today = ist_now().date()
     query = _parse(request.query_params, today)
     loaded = await services.db.run(_load, services, session.user_id, today)
     if query.strategy_id is not None and query.strategy_id not in loaded.names:
