@@ -1,15 +1,17 @@
 """Shared fixtures: migrated SQLite and PostgreSQL databases; the suite's wall clock.
 
-``TRADEWARDEN_TEST_WALL_CLOCK=2027-03-15T23:50:00+05:30 make test`` runs every test of this
-process as if the machine's clock read that moment (it keeps ticking), so tests that only pass
-before some date or at some hour show up. Processes the tests start keep the real clock.
+``TRADEWARDEN_TEST_WALL_CLOCK=2027-03-15T23:50:00+05:30 make test`` runs every test as if the
+machine's clock read that moment (it keeps ticking), so tests that only pass before some date or
+at some hour show up; ``+400d@23:50`` means 400 days from today at 23:50 IST. The processes the
+tests start see the same moved clock (``tests/wallclock/sitecustomize.py``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ import time_machine
 from sqlalchemy import text
 
 from tests.pg import fresh_database
+from tradewarden.clock import IST
 from tradewarden.store import migrate
 from tradewarden.store.db import Database
 from tradewarden.store.tables import Base
@@ -25,12 +28,22 @@ WALL_CLOCK_VARIABLE = "TRADEWARDEN_TEST_WALL_CLOCK"
 OFFSET_VARIABLE = "TRADEWARDEN_TEST_WALL_CLOCK_OFFSET_S"  # read by tests/wallclock/
 
 
+def wall_clock_moment(text: str) -> datetime:
+    """``2027-03-15T23:50:00+05:30``, or ``+400d@23:50`` (days from today, IST time of day)."""
+    relative = re.fullmatch(r"\+(\d+)d(?:@(\d{1,2}):(\d{2}))?", text.strip())
+    if relative is None:
+        return datetime.fromisoformat(text)
+    days, hour, minute = relative.groups()
+    day = datetime.now(IST).date() + timedelta(days=int(days))
+    return datetime.combine(day, time(int(hour or 12), int(minute or 0)), IST)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     moment = os.environ.get(WALL_CLOCK_VARIABLE)
     if not moment:
         return
     if OFFSET_VARIABLE not in os.environ:  # the controller; xdist workers inherit its offset
-        offset = datetime.fromisoformat(moment) - datetime.now(UTC)
+        offset = wall_clock_moment(moment) - datetime.now(UTC)
         os.environ[OFFSET_VARIABLE] = str(offset.total_seconds())
         folder = str(Path(__file__).parent / "wallclock")
         os.environ["PYTHONPATH"] = os.pathsep.join(
