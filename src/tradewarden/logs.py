@@ -16,14 +16,18 @@ from typing import Any
 MASK = "[redacted]"
 _ACCESS_LOGGER = "uvicorn.access"
 
-#: ``name=value`` in query strings, form bodies and ``key=value`` log text
+#: what makes a name secret, wherever it sits in the name (``refresh_token``, ``jwtToken``,
+#: ``api_secret``, ``mpin``, ``X-Api-Key``): the word ends the name or a part of it (``keyboard``
+#: and ``mapping`` are not secrets; ``KeyError`` is an exception's name)
+_SECRET_WORD = (r"(?i:token|secret|key|passw(?:or)?d|pass(?:phrase)?|pwd|pin|otp|auth|csrf|"
+                r"session|cookie|signature|credentials?|sig)s?(?![a-z])(?!Error|Exception|Warning)")
+#: a name holding such a word and its value, in every shape a log line gives it: ``k=v`` (query
+#: strings, form bodies, ``key=value`` text), ``"k": "v"`` (JSON, with escaped quotes inside the
+#: value), ``'k': b'v'`` (reprs), ``k: v``; a quoted value is masked to its closing quote (or the
+#: end of the text, if it was cut off). Each name is scanned once: linear whatever the input.
 _PARAMS = re.compile(
-    r"(?i)\b((?:api[_-]?key|apikey|access[_-]?token|token|secret(?:[_-]?key)?|password|"
-    r"passwd|csrf[_-]?token|tw_session|tw_login_csrf|signature)=)[^&\s\"',;]+")
-#: ``"name": "value"`` in JSON bodies and reprs
-_JSON_FIELDS = re.compile(
-    r"(?i)([\"']?(?:api[_-]?key|apikey|access[_-]?token|token|secret(?:[_-]?key)?|password|"
-    r"csrf[_-]?token|webhook[_-]?(?:secret|token))[\"']?\s*:\s*b?[\"'])[^\"']*")
+    rf"(?<![\w.-])((?=[\w.-]*?{_SECRET_WORD})[\w.-]++[\"']?\s*[:=]\s*)(?!{re.escape(MASK)})"
+    r"""(?:b?"(?:[^"\\]++|\\[\s\S])*+"?|b?'(?:[^'\\]++|\\[\s\S])*+'?|[^&\s"',;}\]]++)""")
 #: header lines (``authorization: …``) and header tuples (``(b'cookie', b'…')``)
 _HEADERS = re.compile(
     r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|x-csrf-token|x-signature|"
@@ -34,13 +38,20 @@ _WEBHOOK_PATH = re.compile(r"(/webhook/)[^/\s?\"']+")
 _TELEGRAM_BOT = re.compile(r"(/bot)\d+:[A-Za-z0-9_-]+")
 #: chat webhooks whose URL path is the secret (Discord, Slack), as urllib3 logs them at DEBUG
 _HOOK_URL = re.compile(r"(/api/webhooks/|/services/)[^\s\"' ]+")
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s/]+@")
+#: URLs of the usual kinds keep their host and path; their user and password are masked
+_URL_PASSWORD = re.compile(r"(://)[^/@\s\"']+@")
+#: any other ``scheme://…`` (apprise's ``tgram://BOT_TOKEN/CHAT``, ``pover://USER@TOKEN``,
+#: ``discord://ID/TOKEN``, ``mailto://user:pass@host``, …) is a notification URL whose
+#: every part may be a secret: all of it after the scheme is masked
+_SERVICE_URL = re.compile(
+    r"(?i)(?<![\w+.-])(?!(?:https?|wss?|file|sqlite|postgres(?:ql)?|mysql|mariadb|redis)"
+    r"(?:\+\w+)?://)([a-z][a-z0-9+.-]*://)[^\s\"'<>]+")
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_SERVICE_URL, rf"\1{MASK}"),
     (_HEADERS, rf"\1\2{MASK}"),
     (_BEARER, rf"\1 {MASK}"),
     (_PARAMS, rf"\1{MASK}"),
-    (_JSON_FIELDS, rf"\1{MASK}"),
     (_WEBHOOK_PATH, rf"\1{MASK}"),
     (_TELEGRAM_BOT, rf"\1{MASK}"),
     (_HOOK_URL, rf"\1{MASK}"),

@@ -107,9 +107,45 @@ def test_forwarded_headers_are_believed_only_from_configured_proxies() -> None:
     ('"POST /api/webhooks/1234/DiScOrDtOkEn HTTP/1.1" 204', "DiScOrDtOkEn"),
     ("https://hooks.slack.com/services/T00/B00/SlAcKsEcReT", "SlAcKsEcReT"),
     ("POST https://api.telegram.org/bot123456:AAbbCC-dd/sendMessage", "AAbbCC-dd"),
+    # names with a prefix, in any case and any shape
+    ("grant=x&refresh_token=RtOkEn1&y=2", "RtOkEn1"),
+    ("auth_token=AuThTk2", "AuThTk2"),
+    ("api_secret=ApIsEc3", "ApIsEc3"),
+    ('{"client_secret": "ClSeC4"}', "ClSeC4"),
+    ("{'webhook_secret': b'WhSeC5'}", "WhSeC5"),
+    ("jwtToken: JwTtK6 expires", "JwTtK6"),
+    ("ACCESS_TOKEN=AcTk7", "AcTk7"),
+    ('{"request_token":"RqTk8"}', "RqTk8"),
+    ('{"totp": 918273, "mpin": 4455}', "918273"),
+    ('{"totp": 918273, "mpin": 4455}', "4455"),
+    ("pin=8642", "8642"),
+    ("PassWord=HuNtEr9", "HuNtEr9"),
+    ("login(password='two words')", "two words"),
+    ('password="dq words"', "dq words"),
+    # an escaped quote does not end the value
+    ('{"apikey":"ab\\"cdTaIl01", "symbol": "ITC"}', "cdTaIl01"),
+    ("{'password': 'ab\\'cdTaIl02'}", "cdTaIl02"),
+    ('{"secret": "unterminated cdTaIl03', "cdTaIl03"),
+    # notification (apprise) URLs: every part may be the secret
+    ("sending to tgram://123456:TgBoTtOkEn/-100200300 failed", "TgBoTtOkEn"),
+    ("pover://pouser@PoVeRtOkEn", "PoVeRtOkEn"),
+    ("discord://112233/DiScOrDwHtOkEn", "DiScOrDwHtOkEn"),
+    ("mailto://me:MaIlPaSs@gmail.com", "MaIlPaSs"),
+    ("ntfys://NtFyToPiC", "NtFyToPiC"),
+    ("https://ToKeNuSeR@hooks.example.com/x", "ToKeNuSeR"),
 ])
 def test_redact(line: str, secret: str) -> None:
     assert secret not in redact(line)
+
+
+@pytest.mark.parametrize("line", [
+    "KeyError: 'symbol'",
+    "mapping=1 keyboard=2 symbol=RELIANCE qty=1 price=2500 pricetype=LIMIT",
+    "listening on http://127.0.0.1:8000 (database sqlite:///data/tradewarden.db)",
+    "GET /api/v1/orders?status=open&page=2 HTTP/1.1",
+])
+def test_redact_leaves_ordinary_text_alone(line: str) -> None:
+    assert redact(line) == line
 
 
 @pytest.fixture
