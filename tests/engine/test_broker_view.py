@@ -70,6 +70,24 @@ def test_a_late_rejection_is_classified_like_one_at_placement() -> None:
         ReasonCode.BROKER_VALIDATION
 
 
+def test_a_late_rejection_for_funds_is_not_called_retryable() -> None:
+    """Nothing retries an order the broker rejected later (an AMO rejected at the open for
+    margin ends ``rejected``), so its code does not promise a retry; the text stays."""
+    text = "RMS:Margin Exceeds,Required:25000.00, Available:1000.00"
+    view = replace(seen("REJECTED", S.REJECTED), rejection_reason=text)
+    types, final = run(make_order(S.OPEN), view)
+    assert types == [E.ORDER_REJECTED] and final.status is S.REJECTED
+    assert final.reason_code == ReasonCode.BROKER_VALIDATION.value
+    assert "can be retried" not in ReasonCode(final.reason_code).text
+    assert final.rejection_reason == text
+    expired = replace(seen("REJECTED", S.REJECTED), rejection_reason="Session Expired")
+    assert events_from_broker(make_order(S.OPEN), expired)[0].reason_code is \
+        ReasonCode.BROKER_VALIDATION
+    limit = replace(seen("REJECTED", S.REJECTED), status_message="Max order value exceeded")
+    assert events_from_broker(make_order(S.OPEN), limit)[0].reason_code is \
+        ReasonCode.ORDER_LIMIT
+
+
 def test_a_price_change_we_did_not_ask_for_is_a_manual_modification() -> None:
     types, final = run(make_order(S.OPEN), seen("OPEN", S.OPEN, price="2490.00"))
     assert types == [E.ORDER_MODIFIED] and final.price == Decimal("2490.00")

@@ -10,17 +10,27 @@ from pathlib import Path
 
 import pytest
 
+from tests.domain.factories import make_order
 from tests.seed import Owner, new_order, seed_owner
 from tradewarden.brokers.base import BrokerAdapter
+from tradewarden.brokers.errors import (
+    BrokerError,
+    InsufficientFundsError,
+    OrderRejectedError,
+    SessionExpiredError,
+)
 from tradewarden.brokers.paper.local import LocalPaperBroker
+from tradewarden.domain.events import EventType
 from tradewarden.domain.instruments import InstrumentKey
 from tradewarden.domain.orders import Order, Product, Side
 from tradewarden.domain.reasons import ReasonCode
+from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.accounts import AccountDirectory, AccountInfo
 from tradewarden.engine.calendar import TradingCalendar
 from tradewarden.engine.executor import Executor
 from tradewarden.engine.failures import REJECTION_RULES, rejection_code
 from tradewarden.engine.ledger import Ledger
+from tradewarden.engine.placement import Placement, failure_of, placement_events
 from tradewarden.engine.retry import RetryPolicy
 from tradewarden.store.db import Database
 from tradewarden.store.order_mapping import order_from_row
@@ -156,3 +166,58 @@ def test_only_funds_and_session_rows_of_the_table_are_retryable() -> None:
     assert retryable == {ReasonCode.INSUFFICIENT_FUNDS, ReasonCode.SESSION_EXPIRED}
     for code in (ReasonCode.NO_HOLDINGS, ReasonCode.ORDER_LIMIT, ReasonCode.PRODUCT_NOT_ALLOWED):
         assert not code.retryable and "not retried" in code.text
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    # Zerodha / Kite
+    ("Margin exceeds, Required:25000.00, Available:1000.00 for entity account-x across "
+     "exchange across segment across product", ReasonCode.INSUFFICIENT_FUNDS),
+    ("RMS:Insufficient holdings", ReasonCode.NO_HOLDINGS),
+    ("Order value exceeds available margin", ReasonCode.INSUFFICIENT_FUNDS),
+    ("Quantity exceeds available funds", ReasonCode.INSUFFICIENT_FUNDS),
+    ("Total order value exceeds the fund limit", ReasonCode.INSUFFICIENT_FUNDS),
+    ("Order not allowed: insufficient funds for MIS product", ReasonCode.INSUFFICIENT_FUNDS),
+    # Kotak / Shoonya (Finvasia)
+    ("RMS:Margin Exceeds", ReasonCode.INSUFFICIENT_FUNDS),
+    ("Insufficient balance", ReasonCode.INSUFFICIENT_FUNDS),
+    ("Order quantity exceeds freeze limit", ReasonCode.ORDER_LIMIT),
+    ("Max order value exceeded", ReasonCode.ORDER_LIMIT),
+    ("Quantity exceeds max allowed per order", ReasonCode.ORDER_LIMIT),
+    ("CNC orders not allowed for this instrument", ReasonCode.PRODUCT_NOT_ALLOWED),
+    ("MIS not allowed", ReasonCode.PRODUCT_NOT_ALLOWED),
+    ("Invalid Token", ReasonCode.SESSION_EXPIRED),
+    ("Session Expired", ReasonCode.SESSION_EXPIRED),
+    ("Not logged in", ReasonCode.SESSION_EXPIRED),
+    ("Token expired, please login again", ReasonCode.SESSION_EXPIRED),
+    # words that only look like funds or login: nothing a retry can fix
+    ("Mutual fund units cannot be traded on the exchange", ReasonCode.BROKER_VALIDATION),
+    ("Trading login disabled", ReasonCode.BROKER_VALIDATION),
+    ("Invalid instrument", ReasonCode.BROKER_VALIDATION),
+])
+def test_real_broker_texts_get_the_reason_a_retry_can_or_cannot_fix(
+        text: str, code: ReasonCode) -> None:
+    assert rejection_code(text) is code
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    # the table decides when it recognises the text …
+    (InsufficientFundsError("Order value exceeds available margin"),
+     ReasonCode.INSUFFICIENT_FUNDS),
+    (InsufficientFundsError("Order quantity exceeds freeze limit"), ReasonCode.ORDER_LIMIT),
+    (OrderRejectedError("RMS:Margin Exceeds"), ReasonCode.INSUFFICIENT_FUNDS),
+    (SessionExpiredError("Invalid instrument"), ReasonCode.BROKER_VALIDATION),
+    # … and the error's type when it does not
+    (InsufficientFundsError("RMS rejected the order"), ReasonCode.INSUFFICIENT_FUNDS),
+    (SessionExpiredError("Unauthorized"), ReasonCode.SESSION_EXPIRED),
+    (OrderRejectedError("RMS rejected the order"), ReasonCode.BROKER_VALIDATION),
+])
+def test_a_synchronous_refusal_is_classified_by_its_text_else_by_its_type(
+        error: BrokerError, code: ReasonCode) -> None:
+    placement = Placement(make_order(OrderStatus.SUBMITTING), error=error)
+    failure = failure_of(placement)
+    if code.retryable:
+        assert failure == (code, error.message)
+        return
+    assert failure is None
+    (event,) = placement_events(placement, ())
+    assert (event.type, event.reason_code) == (EventType.ORDER_REJECTED, code)

@@ -14,7 +14,7 @@ from tradewarden.domain.events import EventSource, EventType, FillData, OrderEve
 from tradewarden.domain.lifecycle import CANCEL_REQUESTED_BY
 from tradewarden.domain.orders import CancelledBy, Order
 from tradewarden.domain.statuses import OrderStatus
-from tradewarden.engine.failures import rejection_code
+from tradewarden.engine.failures import final_rejection_code
 
 S = OrderStatus
 E = EventType
@@ -69,7 +69,7 @@ def _final_event(order: Order, seen: BrokerOrder, source: EventSource,
         text = seen.rejection_reason or seen.status_message or raw
         return OrderEvent(E.ORDER_REJECTED, source, broker_order_id=seen.broker_order_id,
                           broker_status=raw, rejection_reason=text,
-                          reason_code=rejection_code(text))
+                          reason_code=final_rejection_code(text))
     if seen.status is S.CANCELLED and status is not S.CANCELLED:
         # who cancelled depends on whether *we* had asked (the status before this update)
         ours = order.status is S.PENDING_CANCEL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from tradewarden.brokers.base import BrokerFill, BrokerOrder
 from tradewarden.brokers.errors import BrokerError
@@ -12,7 +12,7 @@ from tradewarden.domain.orders import Order
 from tradewarden.domain.reasons import ReasonCode
 from tradewarden.domain.statuses import OrderStatus
 from tradewarden.engine.broker_view import events_from_broker
-from tradewarden.engine.failures import rejection_code
+from tradewarden.engine.failures import classify, rejection_code
 
 E = EventType
 
@@ -37,15 +37,19 @@ def refusal(placement: Placement) -> tuple[ReasonCode, str] | None:
     rejected), as (code, broker text); None when it did not refuse."""
     error = placement.error
     if error is not None:
-        code = rejection_code(error.message)  # the text, else what the error's class says
-        if code is ReasonCode.BROKER_VALIDATION and error.reason_code.retryable:
-            code = error.reason_code
-        return code, error.message
+        return _error_code(error), error.message
     seen = placement.seen
     if seen is not None and seen.status is OrderStatus.REJECTED:
         text = seen.rejection_reason or seen.status_message or seen.raw_status
         return rejection_code(text), text
     return None
+
+
+def _error_code(error: BrokerError) -> ReasonCode:
+    """The table's code when it recognises the refusal's text, else what the error's type
+    says (a retryable type keeps its code, any other is ``broker_validation``)."""
+    by_type = error.reason_code if error.reason_code.retryable else ReasonCode.BROKER_VALIDATION
+    return classify(error.message) or by_type
 
 
 def failure_of(placement: Placement) -> tuple[ReasonCode, str] | None:
@@ -58,17 +62,16 @@ def failure_of(placement: Placement) -> tuple[ReasonCode, str] | None:
 
 def placement_events(placement: Placement, fills: Sequence[BrokerFill]) -> list[OrderEvent]:
     """The events that record ``placement`` (a failure is handled by ``failure_of``); a
-    rejection carries the reason code its text implies."""
+    rejection carries the reason code its text implies (a synchronous one here, one the
+    broker shows as rejected by :func:`events_from_broker`)."""
     order = placement.order
     if placement.ambiguous:
         return []
-    refused = refusal(placement)
-    code = refused[0] if refused is not None else ReasonCode.BROKER_VALIDATION
     if placement.error is not None:
         return [OrderEvent(E.ORDER_REJECTED, EventSource.BROKER,
-                           rejection_reason=placement.error.message, reason_code=code)]
+                           rejection_reason=placement.error.message,
+                           reason_code=_error_code(placement.error))]
     if placement.seen is None:
         return [OrderEvent(E.ORDER_ACCEPTED, EventSource.BROKER,
                            broker_order_id=placement.broker_order_id)]
-    events = events_from_broker(order, placement.seen, EventSource.BROKER, fills)
-    return [replace(e, reason_code=code) if e.type is E.ORDER_REJECTED else e for e in events]
+    return events_from_broker(order, placement.seen, EventSource.BROKER, fills)

@@ -67,14 +67,13 @@ class RetryPolicy:
         return self.calendar.retry_expiry(order.first_failed_at)
 
     def retry_event(self, order: Order) -> OrderEvent | None:
-        """The ``OrderRetryScheduled`` for a just-failed order, or None when out of attempts
-        or when its reason is one a retry cannot fix (``ReasonCode.retryable``).
+        """The ``OrderRetryScheduled`` for a just-failed order, or None when out of attempts.
 
-        Exits of managed trades are never queued here: the trade manager retries them itself
-        (one owner per exit, so a position is never sold twice)."""
+        Only retryable refusals fail an order (``placement.failure_of``; the rest end
+        ``rejected``). Exits of managed trades are never queued here: the trade manager retries
+        them itself (one owner per exit, so a position is never sold twice)."""
         code = ReasonCode(order.reason_code) if order.reason_code else None
-        if (order.retry_count >= self.settings.max_attempts or order.origin is Origin.TRADE_EXIT
-                or (code is not None and not code.retryable)):
+        if order.retry_count >= self.settings.max_attempts or order.origin is Origin.TRADE_EXIT:
             return None
         return OrderEvent(E.ORDER_RETRY_SCHEDULED, EventSource.SYSTEM,
                           next_retry_at=self.next_attempt_at(order, self._clock()),
