@@ -9,6 +9,7 @@ import pytest
 
 from tests.api.conftest import Server
 from tests.api.test_webhooks import _counts, _strategy
+from tradewarden.api.json_body import too_deep
 
 
 def _nested(depth: int) -> str:
@@ -93,6 +94,20 @@ def test_oversized_json_for_fastapi_routes_is_413(server: Server) -> None:
     assert server.client().get("/api/v1/strategies").json() == []
 
 
+def test_json_bodies_over_256_kib_are_413_before_anything_reads_them(server: Server) -> None:
+    limit = 256 * 1024  # as documented (docs/api.md)
+    head, tail = '{"name": "big", "settings": {}, "padding": "', '"}'
+    fits = head + "x" * (limit - len(head) - len(tail)) + tail
+    response = _send(server, "POST", "/api/v1/strategies", fits)
+    assert response.status_code != 413, response.text  # the limit itself is allowed
+    over = head + "x" * (limit + 1 - len(head) - len(tail)) + tail
+    for key in (server.key, "tw_wrong_key_0123456789abcdef"):
+        response = httpx.post(f"{server.url}/api/v1/strategies", content=over.encode(),
+                              timeout=30, headers={"Content-Type": "application/json",
+                                                   "X-API-Key": key})
+        assert response.status_code == 413, response.text
+
+
 @pytest.mark.parametrize("body", [b"\xff\xfe\x00[[", b'{"name": "\xc3\x28"}', b"[" * 20])
 def test_unreadable_json_is_a_4xx(server: Server, body: bytes) -> None:
     for path in ("/api/v1/strategies", "/api/v1/placeorder"):
@@ -101,3 +116,16 @@ def test_unreadable_json_is_a_4xx(server: Server, body: bytes) -> None:
                                        "X-API-Key": server.key})
         assert 400 <= response.status_code < 500, (path, response.text)
     assert server.client().get("/api/v1/strategies").json() == []
+
+
+@pytest.mark.parametrize(("text", "deep"), [
+    ("[" * 33 + "]" * 33, True),
+    ("[" * 32 + "]" * 32, False),
+    ('["' + "[" * 40 + '"]', False),  # brackets in a string
+    ('["\\"' + "[" * 40 + '"]', False),  # after an escaped quote, still in the string
+    ('["\\\\"' + ", [" * 40, True),  # an escaped backslash: the string ended
+    ('"cut off' + "[" * 40, False),  # an unterminated string runs to the end
+    ("[]" * 100 + "[" * 33, True),
+])
+def test_depth_scan(text: str, deep: bool) -> None:
+    assert too_deep(text) is deep
