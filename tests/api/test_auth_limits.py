@@ -68,6 +68,20 @@ def test_failure_limiter_memory_is_bounded() -> None:
     assert all(len(window) <= 3 for window in limiter._failures.values())
 
 
+def test_flooding_the_limiter_with_new_names_does_not_lift_a_block() -> None:
+    limiter = FailureLimiter(limit=3, window_s=60, max_names=100)
+    for _ in range(3):
+        limiter.record("10.6.6.6")
+    limiter.record("key:early")
+    assert limiter.blocked("10.6.6.6")
+    for i in range(1000):  # random keys: a new prefix each time, several sweeps
+        limiter.record(f"key:{i}")
+    assert limiter.blocked("10.6.6.6")
+    assert limiter.failures("key:early") == 0  # the least recently failed went first
+    assert limiter.failures("key:999") == 1
+    assert len(limiter._failures) <= 100
+
+
 def test_sign_in_limits_never_lock_out_a_clean_address() -> None:
     limiter = LoginLimiter()
     for _ in range(PAIR_LIMIT):

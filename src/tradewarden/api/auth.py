@@ -78,9 +78,10 @@ def key_from_headers(request: HTTPConnection) -> str | None:
 class FailureLimiter:
     """Counts failed attempts per name (an address, a key prefix, a user) in a sliding window.
 
-    Only the newest ``limit`` times are kept per name, and names whose failures have all aged
-    out are dropped once more than ``max_names`` are tracked, so a client inventing names or
-    hammering away cannot grow the memory used without bound.
+    Only the newest ``limit`` times are kept per name, and once more than ``max_names`` are
+    tracked, names whose failures have all aged out are dropped, then the least recently failed
+    names that are not blocked: a client inventing names or hammering away cannot grow the memory
+    used without bound, nor flood the table to have its own block forgotten.
     """
 
     def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S,
@@ -114,13 +115,21 @@ class FailureLimiter:
         window.append(time.monotonic())
 
     def _sweep(self) -> None:
-        """Forget names without recent failures; if that is not enough, the oldest half."""
+        """Forget names without recent failures; if that is not enough, half of the names, the
+        unblocked ones first, least recently failed first (blocked ones go only when nearly all
+        are blocked, and then the ones whose block ends soonest)."""
         cutoff = time.monotonic() - self.window_s
         for name in [n for n, w in self._failures.items() if not w or w[-1] < cutoff]:
             del self._failures[name]
-        if len(self._failures) >= self.max_names:
-            for name in list(self._failures)[:len(self._failures) // 2]:
-                del self._failures[name]
+        if len(self._failures) < self.max_names:
+            return
+
+        def keep_order(name: str) -> tuple[bool, float]:
+            window = self._failures[name]
+            return sum(at >= cutoff for at in window) >= self.limit, window[-1]
+
+        for name in sorted(self._failures, key=keep_order)[:len(self._failures) // 2]:
+            del self._failures[name]
 
 
 def key_prefix(key: str) -> str:
