@@ -47,14 +47,15 @@ def paper_mode(settings: Settings) -> str:
 def in_process_paper(settings: Settings, clock: ClockMode | str | None = None, *,
                      seed: int | None = DEFAULT_WALK_SEED, walk_interval_s: float = 1.0,
                      volatility: float = 0.0005) -> BrokerSetup:
-    """One simulator in this process, its state in ``<data-dir>/paper-broker.db``; its prices
-    walk (``walk``) from a reference price for every instrument while the session is open.
+    """One simulator in this process, its state in ``<data-dir>/paper-broker.db``; every
+    instrument has a price from the start, and the prices of those watched or traded walk
+    (``walk``) while the session is open.
     The session follows ``clock``, by default the ``paper_clock`` setting."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = LocalPaperBroker.open(settings.data_dir / "paper-broker.db",
                                    clock=clock or settings.paper_clock)
     walk = PriceWalk(broker.exchange, seed=seed, interval_s=walk_interval_s,
-                     volatility=volatility)
+                     volatility=volatility, watched=broker.watched)
 
     def factory(info: AccountInfo) -> BrokerAdapter:
         _require_paper(info)

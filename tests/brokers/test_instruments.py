@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 
 from tradewarden.brokers.instruments import bundled_master, parse_instruments
-from tradewarden.clock import ist_today
+from tradewarden.clock import IST, ist_today, use_clock
 from tradewarden.domain.contracts import (
     expiry_code,
     future_symbol,
@@ -46,6 +46,26 @@ def test_fno_contracts_are_listed_for_any_day_and_none_has_expired(days_ahead: i
     weekly = option_symbol("NIFTY", weekly_expiries(today, 1)[0], 26000, "PE")
     assert bundled_master(today).get(InstrumentKey("NFO", weekly)) is not None
     assert bundled_master(today).get(InstrumentKey("BSE", "RELIANCE")) is not None
+
+
+def test_a_held_master_follows_the_ist_day() -> None:
+    """A process that stays up sees a contract expire and the next one listed."""
+    master = bundled_master()
+    expiry = monthly_expiries(ist_today(), 1)[0]
+    expiring = InstrumentKey("NFO", future_symbol("NIFTY", expiry))
+
+    def nifty_futures_on(day: date) -> set[InstrumentKey]:
+        with use_clock(lambda: datetime.combine(day, time(12), IST)):
+            assert len(master) == sum(1 for _ in master)
+            return {i.key for i in master if i.instrument_type == "FUT"
+                    and i.symbol.startswith("NIFTY") and i.symbol[5:7].isdigit()}
+
+    on_expiry = nifty_futures_on(expiry)
+    after = nifty_futures_on(expiry + timedelta(days=1))
+    assert expiring in on_expiry and expiring not in after
+    with use_clock(lambda: datetime.combine(expiry + timedelta(days=1), time(12), IST)):
+        assert master.get(expiring) is None
+    assert len(after - on_expiry) == 1  # the next month's future is listed
 
 
 def test_lookup_is_by_canonical_symbol() -> None:

@@ -27,17 +27,33 @@ class InstrumentMaster:
     def __init__(self, instruments: Iterable[Instrument]) -> None:
         self._by_key: dict[InstrumentKey, Instrument] = {i.key: i for i in instruments}
 
+    def _listed(self) -> dict[InstrumentKey, Instrument]:
+        return self._by_key
+
     def __len__(self) -> int:
-        return len(self._by_key)
+        return len(self._listed())
 
     def __iter__(self) -> Iterator[Instrument]:
-        return iter(self._by_key.values())
+        return iter(self._listed().values())
 
     def get(self, key: InstrumentKey) -> Instrument | None:
         """The instrument, or ``None`` when the master does not know it (any exchange)."""
-        return self._by_key.get(key)
+        return self._listed().get(key)
 
-    resolve = get  # no defaults for unlisted symbols: unknown is unknown
+    def resolve(self, key: InstrumentKey) -> Instrument | None:
+        """:meth:`get`: no defaults for unlisted symbols, unknown is unknown."""
+        return self.get(key)
+
+
+class DailyMaster(InstrumentMaster):
+    """The bundled master as listed on the current IST day: a long-running holder sees the
+    day's contracts (expired ones gone, new ones listed) without a restart."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    def _listed(self) -> dict[InstrumentKey, Instrument]:
+        return _master_on(ist_today())._by_key
 
 
 def parse_instruments(text: str) -> list[Instrument]:
@@ -63,13 +79,14 @@ def parse_instruments(text: str) -> list[Instrument]:
 
 
 def bundled_master(today: date | None = None) -> InstrumentMaster:
-    """The instrument master shipped with Tradewarden, as listed on ``today`` (IST by default).
+    """The instrument master shipped with Tradewarden, as listed on ``today``; without
+    ``today``, a :class:`DailyMaster` that follows the IST day.
 
     Equities come from ``data/instruments.csv`` (the NSE ones are listed on BSE too); futures
     and options are generated for the day from ``data/derivatives.csv`` (``derivatives.py``),
     so the master never holds only expired contracts.
     """
-    return _master_on(today or ist_today())
+    return _master_on(today) if today is not None else DailyMaster()
 
 
 @lru_cache(maxsize=2)

@@ -71,7 +71,7 @@ class Engine:
                  metrics: Metrics | None = None) -> None:
         self.settings = settings or EngineSettings()
         self.ledger = ledger
-        self.master = master or bundled_master()
+        self.master = master if master is not None else bundled_master()
         self.calendar = calendar or TradingCalendar()
         self.metrics = metrics or Metrics()
         self.accounts = AccountDirectory(ledger.db, lambda info: cast(

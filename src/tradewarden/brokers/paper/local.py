@@ -88,6 +88,11 @@ class LocalPaperBroker:
             found = self._adapters[account] = LocalPaperAdapter(self, account)
         return found
 
+    def watched(self) -> frozenset[InstrumentKey]:
+        """The instruments this process's adapters are subscribed to (the price walk moves
+        them every step)."""
+        return frozenset().union(*(a.subscribed for a in self._adapters.values()))
+
     def ensure_ticker(self) -> None:
         """Start the session-sync task if a loop is running and it is not running yet."""
         if self._ticker is not None and not self._ticker.done():
@@ -141,6 +146,11 @@ class LocalPaperAdapter:
     @property
     def account(self) -> str:
         return self._account
+
+    @property
+    def subscribed(self) -> frozenset[InstrumentKey]:
+        """The instruments given to :meth:`subscribe` (and not unsubscribed)."""
+        return self._instruments
 
     @property
     def capabilities(self) -> BrokerCapabilities:

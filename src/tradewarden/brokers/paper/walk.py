@@ -15,18 +15,22 @@ import logging
 import math
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 from decimal import Decimal
 
 from tradewarden.brokers.base import SessionName
 from tradewarden.brokers.paper.exchange import PaperExchange
 from tradewarden.brokers.paper.levels import LEVELS
+from tradewarden.clock import ist_today
 from tradewarden.domain.instruments import Instrument, InstrumentKey
 from tradewarden.domain.money import round_to_step
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WALK_SEED = 20261
+#: Instruments nobody watches or trades still move: this many of them a step, in turn.
+SAMPLE_SIZE = 32
 _DERIVATIVE = re.compile(
     r"^(?P<underlying>[A-Z&-]+?)\d{2}[A-Z]{3}\d{2}(?P<strike>\d+(?:\.\d+)?)?(?P<kind>FUT|CE|PE)$")
 
@@ -63,43 +67,67 @@ def reference_price(instrument: Instrument) -> Decimal:
 
 
 class PriceWalk:
-    """Moves the last traded price of every walked instrument by a seeded Gaussian step every
-    ``interval_s`` while the exchange's session is open.
+    """Moves last traded prices by a seeded Gaussian step every ``interval_s`` while the
+    exchange's session is open.
 
-    Starts from the exchange's last price (a restart or a control-API price continues from
-    there), else from :func:`reference_price`.
+    Each step moves the instruments someone watches (``watched``: tick subscriptions) or trades
+    (working orders, open positions), plus ``sample_size`` others in turn, so a step stays a
+    few milliseconds however large the master is. Every instrument of the master has a price
+    all the same (:meth:`prime`, again when the master lists new contracts on a new IST day),
+    so a MARKET order fills for any of them. A walk starts from the exchange's last price (a
+    restart or a control-API price continues from there), else from :func:`reference_price`.
     """
 
     def __init__(self, exchange: PaperExchange, *, seed: int | None = DEFAULT_WALK_SEED,
                  interval_s: float = 1.0, volatility: float = 0.0005,
-                 instruments: Iterable[Instrument] | None = None) -> None:
+                 watched: Callable[[], Iterable[InstrumentKey]] | None = None,
+                 sample_size: int = SAMPLE_SIZE) -> None:
         self.exchange = exchange
         self.random = random.Random(seed)
         self.interval_s = interval_s
         self.volatility = volatility
-        self._instruments: dict[InstrumentKey, Instrument] = {
-            i.key: i for i in (exchange.instruments if instruments is None else instruments)}
+        self.sample_size = sample_size
+        self._watched = watched
+        self._listed: list[InstrumentKey] = []
+        self._primed_on: date | None = None
+        self._cursor = 0
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def keys(self) -> list[InstrumentKey]:
-        return list(self._instruments)
-
     def prime(self) -> None:
-        """Give every walked instrument without a price its reference price."""
-        known = self.exchange.quotes(self._instruments)
-        missing = {key: reference_price(i) for key, i in self._instruments.items()
-                   if key not in known}
+        """Give every instrument of the master without a price its reference price."""
+        instruments = {i.key: i for i in self.exchange.instruments}
+        known = self.exchange.quotes(instruments)
+        missing = {key: reference_price(i) for key, i in instruments.items() if key not in known}
         if missing:
             self.exchange.set_prices(missing)
+        self._listed = list(instruments)
+        self._primed_on = ist_today()
+
+    def active(self) -> set[InstrumentKey]:
+        """The instruments watched (tick subscriptions) or traded (working orders, non-flat
+        positions) at the exchange now."""
+        keys = set(self._watched() if self._watched is not None else ())
+        for account in self.exchange.account_names():
+            keys.update(o.key for o in self.exchange.order_book(account, visible_only=False)
+                        if o.status is None or o.status.is_working)
+            keys.update(InstrumentKey(p.exchange, p.symbol)
+                        for p in self.exchange.positions(account) if p.quantity)
+        return keys
 
     def step(self) -> bool:
-        """One move of every price; nothing outside the open session. True when prices moved."""
+        """One move of the active instruments' prices and of the next few others; nothing
+        outside the open session. True when prices moved."""
+        if self._primed_on != ist_today():  # a new day lists new contracts: price them
+            self.prime()
         if self.exchange.market_session().session is not SessionName.OPEN:
             return False
-        quotes = self.exchange.quotes(self._instruments)
+        keys = self.active() | set(self._sample())
         moved: dict[InstrumentKey, Decimal] = {}
-        for key, instrument in self._instruments.items():
+        quotes = self.exchange.quotes(keys)
+        for key in sorted(keys, key=str):  # sorted: the same seed gives the same walk
+            instrument = self.exchange.instruments.get(key)
+            if instrument is None:  # expired, or not listed
+                continue
             quote = quotes.get(key)
             price = quote.last_price if quote else reference_price(instrument)
             change = Decimal(repr(self.random.gauss(0.0, self.volatility)))
@@ -107,6 +135,16 @@ class PriceWalk:
                              round_to_step(price * (1 + change), instrument.tick_size))
         self.exchange.set_prices(moved)
         return True
+
+    def _sample(self) -> list[InstrumentKey]:
+        """The next ``sample_size`` instruments of the master, in turn."""
+        if not self._listed:
+            return []
+        size = min(self.sample_size, len(self._listed))
+        start = self._cursor % len(self._listed)
+        self._cursor = start + size
+        keys = self._listed[start:start + size]
+        return keys + self._listed[:size - len(keys)]
 
     def price(self, key: InstrumentKey) -> Decimal | None:
         """The instrument's last traded price now."""
@@ -118,7 +156,8 @@ class PriceWalk:
         self.prime()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="paper-price-walk")
-        log.info("paper prices: walking %d instruments every %.2fs", len(self._instruments),
+        log.info("paper prices: %d instruments priced; walking the watched and traded ones "
+                 "and %d others every %.2fs", len(self._listed), self.sample_size,
                  self.interval_s)
 
     async def stop(self) -> None:
