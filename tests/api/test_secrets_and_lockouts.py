@@ -9,16 +9,18 @@ import re
 import signal
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from tests.procs import free_port, spawn, wait_http_ok
+from tradewarden.api.ws import MAX_FRAME_BYTES, MAX_WAITING_PER_ADDRESS
 from tradewarden.security import hash_password
 from tradewarden.store.db import Database
 from tradewarden.store.repositories import ApiKeys, Users
@@ -218,3 +220,41 @@ def test_a_trusted_proxy_names_the_client(tmp_path: Path) -> None:
             # the victim, at another address, signs in
             assert sign_in(browser, "admin", PASSWORD,
                            {"X-Forwarded-For": "10.7.0.2"}).status_code == 303
+
+
+def _closed_with(socket: ClientConnection) -> int | None:
+    """The close code the server sent, waiting for it (a message instead fails the test)."""
+    with pytest.raises(ConnectionClosed) as closed:
+        socket.recv(timeout=10)
+    return closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+
+def test_unauthenticated_live_sockets_are_bounded(tmp_path: Path) -> None:
+    with running(tmp_path) as service:
+        # a frame larger than the server reads closes the socket (1009) as it arrives
+        with connect(service.ws_url, max_size=None) as socket:
+            socket.send("x" * (MAX_FRAME_BYTES + 1))
+            assert _closed_with(socket) == 1009
+        # sockets waiting for their first message are capped per address: one more is closed
+        # with "try again later"; a waiting socket that authenticates frees its place
+        with ExitStack() as stack:
+            waiting = [stack.enter_context(connect(service.ws_url))
+                       for _ in range(MAX_WAITING_PER_ADDRESS)]
+            with connect(service.ws_url) as extra:
+                assert _closed_with(extra) == 1013
+            waiting[0].send(json.dumps({"type": "auth", "apikey": ADMIN_KEY}))
+            hello_over(waiting[0])
+            with connect(service.ws_url) as another:
+                another.send(json.dumps({"type": "auth", "apikey": ADMIN_KEY}))
+                hello_over(another)
+        # an address past the failure limit is refused at the handshake, before any wait …
+        for i in range(10):
+            with connect(service.ws_url) as socket:
+                socket.send(json.dumps({"type": "auth", "apikey": f"tw_guess_{i}_0123456789abc"}))
+                assert _closed_with(socket) == 1008
+        with pytest.raises(InvalidStatus) as refused:
+            connect(service.ws_url)
+        assert refused.value.response.status_code == 429
+        # … while a valid key in its handshake is still served
+        with connect(service.ws_url, additional_headers={"X-API-Key": ADMIN_KEY}) as socket:
+            hello_over(socket)

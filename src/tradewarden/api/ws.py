@@ -6,7 +6,11 @@ handshake (``X-API-Key`` or ``Authorization: Bearer``; ``?apikey=`` still works 
 in URLs, which proxies log), or — with no credentials in the handshake — an API key in the
 client's first message, ``{"type": "auth", "apikey": "…"}``, sent within ``AUTH_TIMEOUT_S``.
 Credentials in the handshake that are wrong are refused there (HTTP 403); a wrong or missing
-first message closes the socket with code 1008. The first frame sent is
+first message closes the socket with code 1008. Sockets waiting for their first message are
+capped (``MAX_WAITING``, ``MAX_WAITING_PER_ADDRESS``: more are closed with 1013, try again
+later), and an address past the API's failure limit is refused at the handshake (HTTP 429)
+unless its handshake carries a valid key. The server takes frames of at most
+``MAX_FRAME_BYTES`` (``cli/run.py``); clients send only the auth message. The first frame sent is
 ``{"type": "hello", "data": {"user": …, "channels": […]}}``. A client that falls too far behind
 is closed with code 4008; it should reconnect and re-read what it shows.
 """
@@ -17,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,6 +30,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from tradewarden.api.auth import AuthError, client_address, key_from_headers
+from tradewarden.api.deps import auth_error_response
 from tradewarden.services import Services
 from tradewarden.web import csrf
 from tradewarden.web.live import CHANNELS, LiveClient
@@ -35,9 +41,44 @@ log = logging.getLogger(__name__)
 
 LAGGING_CLOSE_CODE = 4008
 POLICY_CLOSE_CODE = 1008
+TRY_AGAIN_CLOSE_CODE = 1013
 SEND_CLOSE_TIMEOUT_S = 1.0
-AUTH_TIMEOUT_S = 10.0
+AUTH_TIMEOUT_S = 5.0
 MAX_AUTH_MESSAGE = 4096
+#: the largest frame the server reads (uvicorn's ``ws_max_size``); larger ones close with 1009
+MAX_FRAME_BYTES = 64 * 1024
+#: sockets accepted and waiting for their first (auth) message, in all and per address
+MAX_WAITING = 64
+MAX_WAITING_PER_ADDRESS = 8
+
+
+class _Waiting:
+    """The sockets of one app waiting for their first message, in all and per address."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_address: Counter[str] = Counter()
+
+    def admit(self, address: str) -> bool:
+        if self.total >= MAX_WAITING or self.by_address[address] >= MAX_WAITING_PER_ADDRESS:
+            return False
+        self.total += 1
+        self.by_address[address] += 1
+        return True
+
+    def leave(self, address: str) -> None:
+        self.total -= 1
+        self.by_address[address] -= 1
+        if self.by_address[address] <= 0:
+            del self.by_address[address]
+
+
+def _waiting(websocket: WebSocket) -> _Waiting:
+    state = websocket.app.state
+    waiting: _Waiting | None = getattr(state, "ws_waiting", None)
+    if waiting is None:
+        waiting = state.ws_waiting = _Waiting()
+    return waiting
 
 
 def _json_default(value: Any) -> Any:
@@ -101,17 +142,12 @@ async def live(websocket: WebSocket) -> None:
     if who is None:
         await websocket.close(code=POLICY_CLOSE_CODE)  # before accept: answered 403
         return
-    await websocket.accept()
     if who == "ask":
-        try:
-            key = await _first_message_key(websocket)
-        except WebSocketDisconnect:
-            return
-        who = await _key_caller(services, key, client_address(websocket))
+        who = await _first_message_caller(websocket, services)
         if who is None:
-            with contextlib.suppress(Exception):
-                await websocket.close(code=POLICY_CLOSE_CODE, reason="authentication failed")
             return
+    else:
+        await websocket.accept()
     client = services.live.connect(who[0])
     try:
         await websocket.send_text(json.dumps(
@@ -121,6 +157,41 @@ async def live(websocket: WebSocket) -> None:
         pass
     finally:
         services.live.disconnect(client)
+
+
+async def _first_message_caller(websocket: WebSocket,
+                                services: Services) -> tuple[int, str] | None:
+    """Accept a socket without credentials and authenticate its first message; None when the
+    socket was refused or closed (an address past the failure limit is refused before accept,
+    one with too many sockets waiting is closed with 1013)."""
+    address = client_address(websocket)
+    if services.auth.limiter.blocked(address):
+        refusal = auth_error_response(
+            AuthError(429, "too many failed authentication attempts; try again later"))
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(refusal)
+        else:
+            await websocket.close(code=POLICY_CLOSE_CODE)  # before accept: answered 403
+        return None
+    waiting = _waiting(websocket)
+    if not waiting.admit(address):
+        await websocket.accept()
+        with contextlib.suppress(Exception):
+            await websocket.close(code=TRY_AGAIN_CLOSE_CODE,
+                                  reason="too many connections awaiting authentication")
+        return None
+    try:
+        await websocket.accept()
+        key = await _first_message_key(websocket)
+    except WebSocketDisconnect:
+        return None
+    finally:
+        waiting.leave(address)
+    who = await _key_caller(services, key, address)
+    if who is None:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=POLICY_CLOSE_CODE, reason="authentication failed")
+    return who
 
 
 async def _serve(websocket: WebSocket, client: LiveClient) -> None:

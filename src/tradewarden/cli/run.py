@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 
+from tradewarden.api import ws
 from tradewarden.api.app import Extra, create_app
 from tradewarden.bootstrap import BootstrapError, ensure_first_start
 from tradewarden.broker_setup import BrokerSetup, broker_setup
@@ -73,7 +74,7 @@ def serve(settings: Settings, brokers: BrokerSetup | None = None,
     uvicorn.run(create_app(settings, brokers, extras=[*runners, *extras]),
                 host=settings.host,
                 port=settings.port, log_level=settings.log_level.lower(), lifespan="on",
-                **proxy_options(settings))
+                ws_max_size=ws.MAX_FRAME_BYTES, **proxy_options(settings))
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:
