@@ -118,3 +118,73 @@ def test_a_label_naming_a_configured_strategy_means_that_strategy(server: Server
     # the strategy's own books agree: flat, nothing working, so it can be deleted
     deleted = server.client().delete(f"/api/v1/strategies/{strategy['id']}")
     assert deleted.status_code == 204, deleted.text
+
+
+def _smart(server: Server, strategy: str, position_size: str) -> Json:
+    response = server.openalgo("placesmartorder", strategy=strategy, exchange="NSE",
+                               symbol="INFY", product="MIS", action="BUY", quantity="0",
+                               position_size=position_size, pricetype="MARKET")
+    body: Json = response.json()
+    assert response.status_code == 200 and body["status"] == "success", body
+    return body
+
+
+def test_a_smart_order_reduces_each_part_where_it_is_booked(server: Server) -> None:
+    server.simulator.exchange.set_prices({INFY: Decimal("1500")})
+    # a long of 10 under the free label, placed before the strategy of that name existed
+    _until(server, _placed(server, "acc-tv", action="BUY", quantity="10"), "filled")
+    strategy = _strategy(server, "acc-tv")
+
+    # flattening sells the label's 10, booked to the label: the strategy gets no short
+    flat = _smart(server, "acc-tv", "0")
+    sold = _until(server, flat["orderid"], "filled")
+    assert (sold["side"], sold["quantity"], sold["strategy_id"]) == ("SELL", 10, None)
+    assert sold["execution_type"] == "exit"
+    assert _position(server, "acc-tv") == "0"
+    # so the strategy's own exit finds nothing to close (it would have bought 10)
+    nothing = httpx.post(f"{server.url}/webhook/{strategy['webhook_token']}", json={
+        "secret_key": strategy["webhook_secret"], "symbol": "INFY", "exchange": "NSE",
+        "product": "MIS", "execution_type": "exit"}, timeout=30)
+    assert nothing.status_code == 422 and "holds no INFY" in nothing.json()["message"]
+
+    # a flip: the label's long is closed where it is booked, the new short is the strategy's
+    _until(server, _placed(server, "swing", action="BUY", quantity="6"), "filled")
+    swing = _strategy(server, "swing")
+    _until(server, _webhook(server, swing, action="BUY", quantity=2)["orderid"], "filled")
+    _until(server, _placed(server, "scalper", action="BUY", quantity="1"), "filled")
+    assert _position(server, "swing") == "8"  # the strategy's 2 and the label's 6
+    flip = _smart(server, "swing", "-3")
+    orders = [_until(server, orderid, "filled") for orderid in flip["orderids"]]
+    assert flip["orderid"] == flip["orderids"][-1]
+    assert [(o["side"], o["quantity"], o["strategy_id"], o["execution_type"])
+            for o in orders] == [("SELL", 6, None, "exit"),
+                                 ("SELL", 5, swing["id"], "entry")]
+    assert _position(server, "swing") == "-3"
+    assert _position(server, "scalper") == "1"
+
+
+def test_a_renamed_created_or_deleted_strategy_changes_what_its_label_means_at_once(
+        server: Server) -> None:
+    server.simulator.exchange.set_prices({INFY: Decimal("1500")})
+
+    placed: list[str] = []
+
+    def booked(label: str) -> int | None:  # each a new quantity: never a duplicate
+        orderid = _placed(server, label, action="BUY", quantity=str(len(placed) + 1))
+        placed.append(orderid)
+        owner: int | None = _order(server, orderid)["strategy_id"]
+        return owner
+
+    assert booked("gamma") is None  # no strategy of that name (yet)
+    strategy = _strategy(server, "gamma")
+    assert booked("gamma") == strategy["id"]
+    renamed = server.client().patch(f"/api/v1/strategies/{strategy['id']}",
+                                     json={"name": "delta"})
+    assert renamed.status_code == 200, renamed.text
+    assert booked("gamma") is None
+    assert booked("delta") == strategy["id"]
+    server.openalgo("closeposition", strategy="delta")
+    server.wait_for(lambda: _position(server, "delta") == "0")
+    deleted = server.client().delete(f"/api/v1/strategies/{strategy['id']}")
+    assert deleted.status_code == 204, deleted.text
+    assert booked("delta") is None

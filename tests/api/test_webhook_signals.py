@@ -176,3 +176,59 @@ def test_openalgo_field_errors_read_once(server: Server) -> None:
     assert "{{strategy.order.action}} was not filled in by TradingView" in (
         response.json()["message"])
     assert _counts(server) == 0
+
+
+@pytest.mark.parametrize("shape", ["flat", "smart"])
+def test_an_exit_whose_action_does_not_close_the_position_is_refused(server: Server,
+                                                                      shape: str) -> None:
+    strategy = _hold_infy(server)  # long 5
+    token, secret = strategy["webhook_token"], strategy["webhook_secret"]
+    before = _counts(server)
+    # a "BUY exit" is for a short: it must not sell the long the strategy now holds
+    body: dict[str, Any] = {"execution_type": "exit", "symbol": "INFY", "exchange": "NSE",
+                            "action": "BUY", "secret_key": secret}
+    if shape == "smart":
+        body["position_size"] = 0
+    refused = _post(server, token, body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["message"] == (
+        "legs.0.action: BUY does not close the strategy's INFY (+5): an exit of a long "
+        "is a SELL")
+    assert _counts(server) == before
+    # the closing side is accepted
+    closing = _post(server, token, {**body, "action": "SELL"})
+    assert closing.status_code == 200, closing.text
+    (leg,) = closing.json()["orders"]
+    detail = _order(server, leg["orderid"])
+    assert (detail["side"], detail["quantity"], detail["execution_type"]) == ("SELL", 5, "exit")
+    _wait_filled(server, leg["orderid"])
+    # with no position, a BUY exit is refused too, and writes nothing
+    after = _counts(server)
+    flat = _post(server, token, {**body, "action": "BUY"})
+    assert flat.status_code == 422, flat.text
+    assert _counts(server) == after
+
+
+def test_placeholders_in_fields_that_are_not_read_are_left_alone(server: Server) -> None:
+    server.simulator.exchange.set_prices({InstrumentKey("NSE", "SBIN"): Decimal("800")})
+    strategy = _strategy(server)
+    body = {"symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": 1,
+            "comment": "{{strategy.order.comment}}", "secret_key": strategy["webhook_secret"]}
+    accepted = _post(server, strategy["webhook_token"], body)
+    assert accepted.status_code == 200, accepted.text
+    (leg,) = accepted.json()["orders"]
+    assert leg["status"] != "denied", leg
+    # in a legs alert the top-level instrument fields are not read either
+    legs = _post(server, strategy["webhook_token"], {
+        "secret_key": strategy["webhook_secret"], "symbol": "{{ticker}}",
+        "legs": [{"symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": 1,
+                  "comment": "{{strategy.order.comment}}"}]})
+    assert legs.status_code == 200, legs.text
+    # a field that is read still refuses the alert
+    refused = _post(server, strategy["webhook_token"], {**body, "quantity": "{{x}}"})
+    assert refused.status_code == 422
+    assert refused.json()["message"].startswith("quantity: the placeholder {{x}} ")
+    # the OpenAlgo routes read only their own fields too
+    placed = server.openalgo("placeorder", strategy="s", symbol="SBIN", exchange="NSE",
+                             action="BUY", quantity="1", comment="{{strategy.order.comment}}")
+    assert placed.status_code == 200, placed.text

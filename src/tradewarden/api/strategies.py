@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradewarden.api.deps import CallerDep, ServicesDep
+from tradewarden.api.strategy_names import strategy_names
 from tradewarden.clock import utcnow
 from tradewarden.crypto import SecretBox
 from tradewarden.domain.strategy import StrategyMode, StrategySettings
@@ -109,6 +110,7 @@ async def create(body: StrategyIn, request: Request, caller: CallerDep,
         created = await services.db.run(write)
     except AlreadyExists as exc:
         raise HTTPException(409, detail=str(exc)) from exc
+    strategy_names(request.app.state).forget(caller.user_id)
     await services.engine.trades.reload_strategy(created.id)
     return created
 
@@ -162,12 +164,14 @@ async def patch(strategy_id: StrategyId, body: StrategyPatch, request: Request, 
         raise HTTPException(409, detail=str(exc)) from exc
     if found is None:
         raise HTTPException(404, detail="strategy not found")
+    strategy_names(request.app.state).forget(caller.user_id)
     await services.engine.trades.reload_strategy(strategy_id)
     return found
 
 
 @router.delete("/{strategy_id}", status_code=204)
-async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesDep,
+async def delete(strategy_id: StrategyId, request: Request, caller: CallerDep,
+                 services: ServicesDep,
                  on_active: Literal["close", "transfer"] | None = None,
                  to: Annotated[int | None, Query(ge=1)] = None) -> Response:
     """Delete a strategy. Refused (409) while it has active trades, unless ``on_active`` says
@@ -221,5 +225,6 @@ async def delete(strategy_id: StrategyId, caller: CallerDep, services: ServicesD
         raise HTTPException(404, detail="strategy not found")
     if problem is not None:
         raise HTTPException(409, detail=problem)
+    strategy_names(request.app.state).forget(caller.user_id)
     await services.engine.trades.reload_strategy(strategy_id)
     return Response(status_code=204)

@@ -4,7 +4,8 @@
 ``"secret_key"`` in the body or ``X-Signature: hex(HMAC-SHA256(secret, raw body))``. Every leg is
 recorded (with the alert) before it is guarded; the answer lists each leg's outcome.
 ``execution_type`` (``entry`` or ``exit``) holds for every shape: flat, ``position_size`` and
-``legs``.
+``legs``. An exit only reduces what the strategy holds; its ``action``, when given, must be
+the closing side (SELL for a long, BUY for a short), else the alert is refused (422).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tradewarden.api.openalgo.requests import (
     decimal_amount,
     field_errors,
     one_of,
+    reduces,
     signed_whole_number,
     unfilled_placeholder,
     whole_number,
@@ -248,12 +250,13 @@ def _hex_hmac(secret: str, raw: bytes) -> bytes:
 
 
 def _legs(body: dict[str, Any]) -> tuple[ExecutionType, list[Leg]]:
-    """The alert's execution type and legs, whatever its shape (422 naming each bad field)."""
-    placeholder = unfilled_placeholder(body)
-    if placeholder is not None:
-        raise WebhookError(422, placeholder)
+    """The alert's execution type and legs, whatever its shape (422 naming each bad field, or
+    an unfilled TradingView placeholder in a field the shape reads)."""
     shape: type[MultiLeg | FlatSmartAlert | FlatAlert] = (
         MultiLeg if "legs" in body else FlatSmartAlert if "position_size" in body else FlatAlert)
+    placeholder = unfilled_placeholder(body, shape)
+    if placeholder is not None:
+        raise WebhookError(422, placeholder)
     try:
         alert = shape.model_validate(body)
     except ValidationError as exc:
@@ -305,23 +308,30 @@ def _intents(strategy: Strategy, leg: Leg, execution_type: ExecutionType,
     target = leg.position_size
     if target == held:
         raise WebhookError(422, f"legs.{index}: position already at {target}")
-    if execution_type is ExecutionType.EXIT and not _reduces(held, target):
-        raise WebhookError(422, f"legs.{index}: execution_type is exit, but position_size "
-                                f"{target} does not reduce the strategy's {leg.symbol} ({held:+d})")
+    if execution_type is ExecutionType.EXIT:
+        if not reduces(held, target):
+            raise WebhookError(422, f"legs.{index}: execution_type is exit, but position_size "
+                                    f"{target} does not reduce the strategy's {leg.symbol} "
+                                    f"({held:+d})")
+        _check_exit_action(leg, held, index)
     flips = held != 0 and target != 0 and (held > 0) != (target > 0)
     if flips:
         return [_order(strategy, leg, Side.SELL if held > 0 else Side.BUY, abs(held),
                        ExecutionType.EXIT),
                 _order(strategy, leg, Side.BUY if target > 0 else Side.SELL, abs(target),
                        ExecutionType.ENTRY)]
-    reducing = held != 0 and abs(target) < abs(held)
     return [_order(strategy, leg, Side.BUY if target > held else Side.SELL, abs(target - held),
-                   ExecutionType.EXIT if reducing else ExecutionType.ENTRY)]
+                   ExecutionType.EXIT if reduces(held, target) else ExecutionType.ENTRY)]
 
 
-def _reduces(held: int, target: int) -> bool:
-    """Whether moving from ``held`` to ``target`` only closes part or all of the position."""
-    return held != 0 and (target == 0 or ((target > 0) == (held > 0) and abs(target) < abs(held)))
+def _check_exit_action(leg: Leg, held: int, index: int) -> None:
+    """An exit's action, when given, must close the held side (SELL a long, BUY a short): a
+    "BUY exit" meant for a short already closed must not sell a long opened since."""
+    closing = Side.SELL if held > 0 else Side.BUY
+    if leg.action is not None and Side(leg.action) is not closing:
+        raise WebhookError(422, f"legs.{index}.action: {leg.action} does not close the "
+                                f"strategy's {leg.symbol} ({held:+d}): an exit of a "
+                                f"{'long' if held > 0 else 'short'} is a {closing.value}")
 
 
 def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType, held: int,
@@ -329,6 +339,7 @@ def _intent(strategy: Strategy, leg: Leg, execution_type: ExecutionType, held: i
     if execution_type is ExecutionType.EXIT:
         if held == 0:
             raise WebhookError(422, f"legs.{index}: the strategy holds no {leg.symbol} to exit")
+        _check_exit_action(leg, held, index)
         side = Side.SELL if held > 0 else Side.BUY
         quantity = min(leg.quantity or abs(held), abs(held))
     else:

@@ -224,14 +224,11 @@ def label_positions(session: Session, user_id: int, account_id: int,
 
 
 def live_orders(session: Session, user_id: int, account_id: int,
-                label: str | None = None) -> list[OrderRow]:
-    """Orders that may still execute, optionally only those of one strategy label."""
-    conditions: list[ColumnElement[bool]] = [
+                *where: ColumnElement[bool]) -> list[OrderRow]:
+    """Orders of the account that may still execute (and match ``where``), oldest id first."""
+    return list(session.scalars(select(OrderRow).where(
         OrderRow.user_id == user_id, OrderRow.account_id == account_id,
-        OrderRow.status.in_(LIVE_STATUSES)]
-    if label is not None:
-        conditions.append(OrderRow.strategy_label == label)
-    return list(session.scalars(select(OrderRow).where(*conditions).order_by(OrderRow.id)))
+        OrderRow.status.in_(LIVE_STATUSES), *where).order_by(OrderRow.id)))
 
 
 def book_orders(session: Session, user_id: int, since: datetime) -> list[OrderRow]:

@@ -65,7 +65,7 @@ async def orderstatus(request: Request) -> JSONResponse:
 async def openposition(request: Request) -> JSONResponse:
     caller, body = await parse(request, OpenPositionRequest)
     services = services_of(request)
-    scope = await label_scope(services, caller, body.strategy)
+    scope = await label_scope(request, caller, body.strategy)
     if scope is None:
         return success(quantity="0")
 

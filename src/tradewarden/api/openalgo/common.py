@@ -82,7 +82,7 @@ async def authenticate(request: Request, body: dict[str, Any]) -> Caller:
 
 def validate(model: type[M], body: dict[str, Any]) -> M:
     """``body`` as ``model``; 400 naming each bad field, or an unfilled TradingView placeholder."""
-    placeholder = unfilled_placeholder(body)
+    placeholder = unfilled_placeholder(body, model)
     if placeholder is not None:
         raise OpenAlgoError(400, placeholder)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,7 +26,9 @@ from tradewarden.api.openalgo.requests import (
     SmartOrderRequest,
     SplitOrderRequest,
     StrategyRequest,
+    reduces,
 )
+from tradewarden.api.strategy_names import Named, strategy_names
 from tradewarden.domain.intents import OrderIntent
 from tradewarden.domain.lifecycle import InvalidEvent
 from tradewarden.domain.orders import (
@@ -42,7 +44,7 @@ from tradewarden.engine.intake import IntakeOutcome
 from tradewarden.engine.ledger import ConcurrencyConflict
 from tradewarden.services import Services
 from tradewarden.store.order_mapping import order_from_row
-from tradewarden.store.order_queries import live_orders, net_quantities
+from tradewarden.store.order_queries import live_orders, net_positions, net_quantities
 from tradewarden.store.repositories import Orders
 from tradewarden.store.tables import OrderRow, Strategy
 
@@ -75,30 +77,23 @@ class LabelScope:
             return free
         return or_(OrderRow.strategy_id == self.strategy_id, free)
 
-    def has(self, row: OrderRow) -> bool:
-        """Whether an order row of the account belongs to this scope."""
-        if row.strategy_id is None:
-            return row.strategy_label == self.label
-        return row.strategy_id == self.strategy_id
-
-    def positions(self, session: Session,
-                  user_id: int) -> dict[tuple[int | None, str, str, str], int]:
-        """Net filled quantity per (booked strategy id, exchange, symbol, product)."""
+    def positions(self, session: Session, user_id: int, *where: ColumnElement[bool],
+                  ) -> dict[tuple[int | None, str, str, str], int]:
+        """Net filled quantity per (booked strategy id, exchange, symbol, product) of the
+        scope's orders (that match ``where``)."""
         grouped = net_quantities(
             session, (OrderRow.strategy_id, OrderRow.exchange, OrderRow.symbol, OrderRow.product),
-            OrderRow.user_id == user_id, OrderRow.account_id == self.account_id, self.owns())
+            OrderRow.user_id == user_id, OrderRow.account_id == self.account_id, self.owns(),
+            *where)
         return {(owner, str(e), str(s), str(p)): q for (owner, e, s, p), q in grouped.items()}
 
     def net_positions(self, session: Session, user_id: int) -> dict[Position, int]:
         """Net filled quantity per (exchange, symbol, product), all owners together."""
-        totals: dict[Position, int] = {}
-        for (_, *key), quantity in self.positions(session, user_id).items():
-            position = (key[0], key[1], key[2])
-            totals[position] = totals.get(position, 0) + quantity
-        return totals
+        return net_positions(session, OrderRow.user_id == user_id,
+                             OrderRow.account_id == self.account_id, self.owns())
 
 
-def _strategy_named(session: Session, user_id: int, label: str) -> tuple[int, int | None] | None:
+def _strategy_named(session: Session, user_id: int, label: str) -> Named:
     """(id, account id) of the caller's configured strategy called ``label``, if any."""
     row = session.execute(select(Strategy.id, Strategy.account_id).where(
         Strategy.user_id == user_id, Strategy.name == label,
@@ -106,13 +101,22 @@ def _strategy_named(session: Session, user_id: int, label: str) -> tuple[int, in
     return None if row is None else (row[0], row[1])
 
 
-async def label_scope(services: Services, caller: Caller, label: str) -> LabelScope | None:
-    """The scope of ``label`` for the caller; ``None`` when there is no account to act on."""
-    def read() -> tuple[int, int | None] | None:
-        with services.db.read() as session:
-            return _strategy_named(session, caller.user_id, label)
+async def label_scope(request: Request, caller: Caller, label: str) -> LabelScope | None:
+    """The scope of ``label`` for the caller; ``None`` when there is no account to act on.
 
-    strategy = await services.db.run(read)
+    Which strategy the label names comes from the app's :class:`StrategyNames` cache (the
+    intake path pays no database read for it while the answer is fresh)."""
+    services = services_of(request)
+    names = strategy_names(request.app.state)
+    known, strategy = names.get(caller.user_id, label)
+    if not known:
+        def read() -> Named:
+            with services.db.read() as session:
+                return _strategy_named(session, caller.user_id, label)
+
+        generation = names.generation
+        strategy = await services.db.run(read)
+        names.put(caller.user_id, label, strategy, generation)
     account = strategy[1] if strategy is not None else None
     if account is None:
         account = await services.engine.default_account(caller.user_id)
@@ -121,8 +125,8 @@ async def label_scope(services: Services, caller: Caller, label: str) -> LabelSc
     return LabelScope(label, account, strategy[0] if strategy is not None else None)
 
 
-async def _scope(services: Services, caller: Caller, label: str) -> LabelScope:
-    scope = await label_scope(services, caller, label)
+async def _scope(request: Request, caller: Caller, label: str) -> LabelScope:
+    scope = await label_scope(request, caller, label)
     if scope is None:
         raise OpenAlgoError(400, "no active broker account for this user")
     return scope
@@ -162,7 +166,7 @@ def _leg_result(outcome: IntakeOutcome, **extra: Any) -> dict[str, Any]:
 async def placeorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, OrderFields)
     services = services_of(request)
-    scope = await _scope(services, caller, body.strategy)
+    scope = await _scope(request, caller, body.strategy)
     intent = _intent(scope, body,
                      idempotency_key=_idempotency_key(request, body.idempotency_key))
     (outcome,) = await services.engine.intake.submit(caller.user_id, [intent])
@@ -186,9 +190,17 @@ def _idempotency_key(request: Request, in_body: str | None) -> str | None:
 async def placesmartorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, SmartOrderRequest)
     services = services_of(request)
-    scope = await _scope(services, caller, body.strategy)
-    current = (await _positions(services, caller, scope)).get(
-        (body.exchange, body.symbol, body.product), 0)
+    scope = await _scope(request, caller, body.strategy)
+
+    def query() -> dict[int | None, int]:
+        """The position's net quantity per owner (the strategy, the free label)."""
+        with services.db.read() as session:
+            return {owner: net for (owner, *_), net in scope.positions(
+                session, caller.user_id, OrderRow.exchange == body.exchange,
+                OrderRow.symbol == body.symbol, OrderRow.product == body.product).items()}
+
+    parts = await services.db.run(query)
+    current = sum(parts.values())
     target = body.position_size
     if target == 0 and current == 0:
         if body.quantity == 0:
@@ -198,19 +210,54 @@ async def placesmartorder(request: Request) -> JSONResponse:
         return _answer(outcome)
     if target == current:
         return success(message="Positions Already Matched. No Action needed.")
-    side = "BUY" if target > current else "SELL"
-    reducing = abs(target) < abs(current) and (target == 0 or (target > 0) == (current > 0))
-    (outcome,) = await services.engine.intake.submit(caller.user_id, [_intent(
-        scope, body, side=side, quantity=abs(target - current),
-        execution_type=ExecutionType.EXIT if reducing else ExecutionType.ENTRY)])
-    return _answer(outcome)
+    outcomes = await services.engine.intake.submit(
+        caller.user_id, _moves(scope, body, parts, target))
+    if len(outcomes) == 1:
+        return _answer(outcomes[0])
+    orderids = [o.order.id for o in outcomes]
+    denied = [o for o in outcomes if o.denied]
+    if denied:
+        raise OpenAlgoError(400, "; ".join(o.reason or "order denied" for o in denied),
+                            orderid=denied[0].order.id, orderids=orderids)
+    return success(orderid=orderids[-1], orderids=orderids)
+
+
+def _moves(scope: LabelScope, leg: LegFields, parts: dict[int | None, int],
+           target: int) -> list[OrderIntent]:
+    """The orders that take the position (``parts``: net per owner) to ``target``.
+
+    No owner's part is pushed past zero by another's order: what the scope's own part cannot
+    absorb of a reduction is taken from the other parts it reduces (the free label's, when
+    the label names a strategy), each booked where it is, as exits; the rest is one order
+    booked to the scope, an exit when it only reduces the scope's own part.
+    """
+    delta = target - sum(parts.values())
+    side = "BUY" if delta > 0 else "SELL"
+    own = parts.get(scope.strategy_id, 0)
+    left = abs(delta) - (abs(own) if own and (own > 0) != (delta > 0) else 0)
+    intents: list[OrderIntent] = []
+    for owner, held in sorted(parts.items(), key=lambda item: item[0] or 0):
+        if left <= 0:
+            break
+        if owner == scope.strategy_id or not held or (held > 0) == (delta > 0):
+            continue
+        part = min(left, abs(held))
+        intents.append(_intent(replace(scope, strategy_id=owner), leg, side=side,
+                               quantity=part, execution_type=ExecutionType.EXIT))
+        left -= part
+    rest = abs(delta) - sum(intent.quantity for intent in intents)
+    if rest:
+        moved = own + (rest if delta > 0 else -rest)
+        intents.append(_intent(scope, leg, side=side, quantity=rest, execution_type=(
+            ExecutionType.EXIT if reduces(own, moved) else ExecutionType.ENTRY)))
+    return intents
 
 
 @router.post("/basketorder")
 async def basketorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, BasketRequest)
     services = services_of(request)
-    scope = await _scope(services, caller, body.strategy)
+    scope = await _scope(request, caller, body.strategy)
     ordered = [leg for leg in body.orders if leg.action == "BUY"] + [
         leg for leg in body.orders if leg.action == "SELL"]
     results = []
@@ -230,7 +277,7 @@ async def splitorder(request: Request) -> JSONResponse:
         raise OpenAlgoError(400, "Total number of orders would exceed maximum limit of "
                                  f"{MAX_SPLIT_ORDERS}")
     services = services_of(request)
-    scope = await _scope(services, caller, body.strategy)
+    scope = await _scope(request, caller, body.strategy)
     outcomes = await services.engine.intake.submit(
         caller.user_id, [_intent(scope, body, quantity=size) for size in sizes])
     results = [_leg_result(outcome, order_num=index + 1, quantity=size)
@@ -277,12 +324,12 @@ async def cancelorder(request: Request) -> JSONResponse:
 async def cancelallorder(request: Request) -> JSONResponse:
     caller, body = await parse(request, StrategyRequest)
     services = services_of(request)
-    scope = await _scope(services, caller, body.strategy)
+    scope = await _scope(request, caller, body.strategy)
 
     def query() -> list[Order]:
         with services.db.read() as session:
             return [order_from_row(r) for r in live_orders(session, caller.user_id,
-                                                           scope.account_id) if scope.has(r)]
+                                                           scope.account_id, scope.owns())]
 
     cancelled: list[str] = []
     failed: list[dict[str, str]] = []
@@ -301,7 +348,7 @@ async def cancelallorder(request: Request) -> JSONResponse:
 async def closeposition(request: Request) -> JSONResponse:
     caller, body = await parse(request, StrategyRequest)
     services = services_of(request)
-    scope = await _scope(services, caller, body.strategy)
+    scope = await _scope(request, caller, body.strategy)
 
     def query() -> dict[tuple[int | None, str, str, str], int]:
         with services.db.read() as session:
@@ -325,15 +372,6 @@ async def closeposition(request: Request) -> JSONResponse:
                             orderids=[o.order.id for o in outcomes])
     return success(message="All Open Positions Squared Off",
                    orderids=[o.order.id for o in outcomes])
-
-
-async def _positions(services: Services, caller: Caller,
-                     scope: LabelScope) -> dict[Position, int]:
-    def query() -> dict[Position, int]:
-        with services.db.read() as session:
-            return scope.net_positions(session, caller.user_id)
-
-    return await services.db.run(query)
 
 
 async def _owned_order(services: Services, caller: Caller, order_id: str) -> Order:

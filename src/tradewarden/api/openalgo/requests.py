@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -102,27 +102,63 @@ _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 _SECRET_FIELDS = frozenset({"apikey", "secret_key"})
 
 
-def unfilled_placeholder(body: Any, where: str = "") -> str | None:
-    """The first TradingView placeholder (``{{strategy.order.action}}``) left in ``body``'s
-    strings, as an error message naming its field; ``None`` when there is none."""
-    if isinstance(body, str):
-        found = _PLACEHOLDER.search(body)
+def _placeholder_in(value: Any, where: str) -> str | None:
+    """The first TradingView placeholder in ``value``'s strings, as a message naming ``where``."""
+    if isinstance(value, str):
+        found = _PLACEHOLDER.search(value)
         if found is None:
             return None
         return (f"{where or 'body'}: the placeholder {found.group()} was not filled in by "
                 "TradingView (check the alert's message; {{strategy.…}} placeholders are "
                 "filled only in alerts created on a strategy)")
-    if isinstance(body, dict):
-        items = [(str(k), v) for k, v in body.items() if k not in _SECRET_FIELDS]
-    elif isinstance(body, list):
-        items = [(str(i), v) for i, v in enumerate(body)]
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items() if k not in _SECRET_FIELDS]
+    elif isinstance(value, list):
+        items = [(str(i), v) for i, v in enumerate(value)]
     else:
         return None
-    for key, value in items:
-        message = unfilled_placeholder(value, f"{where}.{key}" if where else key)
+    for key, item in items:
+        message = _placeholder_in(item, f"{where}.{key}" if where else key)
         if message is not None:
             return message
     return None
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a ``list[Model]`` field (a basket's orders, an alert's legs)."""
+    args = get_args(annotation) if get_origin(annotation) is list else ()
+    if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return args[0]
+    return None
+
+
+def unfilled_placeholder(body: Any, model: type[BaseModel], where: str = "") -> str | None:
+    """The first TradingView placeholder (``{{strategy.order.action}}``) left in a field of
+    ``body`` that ``model`` reads, as an error message naming the field; ``None`` when there
+    is none. Fields the model does not read (a ``comment``) may hold anything."""
+    if not isinstance(body, dict):
+        return _placeholder_in(body, where)
+    for name, info in model.model_fields.items():
+        if name in _SECRET_FIELDS or name not in body:
+            continue
+        value, at = body[name], f"{where}.{name}" if where else name
+        nested = _nested_model(info.annotation)
+        if nested is not None and isinstance(value, list):
+            for index, item in enumerate(value):
+                message = unfilled_placeholder(item, nested, f"{at}.{index}")
+                if message is not None:
+                    return message
+            continue
+        message = _placeholder_in(value, at)
+        if message is not None:
+            return message
+    return None
+
+
+def reduces(held: int, target: int) -> bool:
+    """Whether moving a position from ``held`` to ``target`` only closes part or all of it
+    (never opens or flips): what makes a target-position order an exit."""
+    return held != 0 and (target == 0 or ((target > 0) == (held > 0) and abs(target) < abs(held)))
 
 
 class OpenAlgoRequest(BaseModel):

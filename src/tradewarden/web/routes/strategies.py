@@ -188,7 +188,8 @@ async def delete(strategy_id: str, request: Request, session: SessionDep,
         return error_page(request, 422, "Choose to close the active trades, or a strategy to "
                                         "transfer them to.")
     try:
-        await strategies_api.delete(strategy_id=row.id, caller=caller_of(session),
+        await strategies_api.delete(strategy_id=row.id, request=request,
+                                    caller=caller_of(session),
                                     services=services_of(request), on_active=on_active,
                                     to=target)
     except HTTPException as exc:
