@@ -31,14 +31,13 @@ class BrokerSetup:
     close: Callable[[], Awaitable[None]]
     #: The in-process simulator, when there is one (the demo and tests drive it directly).
     simulator: LocalPaperBroker | None = None
-    #: How paper accounts are described to the user (dashboard, ``accounts list``).
-    paper_mode: str = SIMULATED_PRICES
     #: The in-process simulator's price walk; ``serve`` runs it alongside the engine.
     walk: PriceWalk | None = None
 
 
 def paper_mode(settings: Settings) -> str:
-    """How this configuration's paper accounts get their prices, in a few words."""
+    """How this configuration's paper accounts get their prices, in a few words (dashboard
+    settings, ``accounts list``)."""
     if settings.paper_url:
         return f"Paper (standalone broker at {settings.paper_url})"
     return SIMULATED_PRICES
@@ -62,8 +61,7 @@ def in_process_paper(settings: Settings, clock: ClockMode | str | None = None, *
         return broker.adapter(info.name, initial_cash=(
             Decimal(info.initial_cash) if info.initial_cash is not None else None))
 
-    return BrokerSetup(factory=factory, close=broker.aclose, simulator=broker,
-                       paper_mode=paper_mode(settings), walk=walk)
+    return BrokerSetup(factory=factory, close=broker.aclose, simulator=broker, walk=walk)
 
 
 def paper_over_http(settings: Settings) -> BrokerSetup:
@@ -78,7 +76,7 @@ def paper_over_http(settings: Settings) -> BrokerSetup:
         return remote.adapter(info.name, initial_cash=(
             Decimal(info.initial_cash) if info.initial_cash is not None else None))
 
-    return BrokerSetup(factory=factory, close=remote.aclose, paper_mode=paper_mode(settings))
+    return BrokerSetup(factory=factory, close=remote.aclose)
 
 
 def broker_setup(settings: Settings) -> BrokerSetup:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from markupsafe import Markup, escape
 
 from tradewarden.clock import IST
+from tradewarden.engine.calendar import SESSION_CLOSE, SESSION_OPEN
 from tradewarden.web.formatting import MINUS, inr
 
 ZERO = Decimal(0)
@@ -69,8 +70,6 @@ class Box:
     bottom: int = 26
 
 
-SESSION_OPEN = time(9, 15)
-SESSION_CLOSE = time(15, 30)
 MIN_SPAN = timedelta(minutes=30)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from tradewarden.store.tables import ApiKey, BrokerAccount, OrderRow, Strategy
+from tradewarden.store.tables import BrokerAccount, OrderRow, Strategy
 
 QUEUED_STATUSES = ("failed", "retry_pending")
 
@@ -33,11 +33,6 @@ def queued_counts(session: Session, user_id: int) -> dict[str, int]:
 def strategy_names(session: Session, user_id: int) -> list[str]:
     return list(session.scalars(select(Strategy.name).where(
         Strategy.user_id == user_id, Strategy.deleted_at.is_(None)).order_by(Strategy.name)))
-
-
-def api_keys(session: Session, user_id: int) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).where(ApiKey.user_id == user_id)
-                                .order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())))
 
 
 def accounts(session: Session, user_id: int) -> list[BrokerAccount]:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tradewarden.broker_setup import paper_mode
 from tradewarden.cli.users import NAME_PATTERN
 from tradewarden.services import Services
 from tradewarden.store.repositories import Accounts, ApiKeys, IssuedKey, RepositoryError
@@ -25,8 +26,9 @@ NAME_RULE = "1-64 letters, digits, '_', '.', '-' (starting with a letter or digi
 
 def _load(services: Services, user_id: int) -> dict[str, Any]:
     with services.db.read() as session:
-        return {"keys": queries.api_keys(session, user_id),
-                "accounts": queries.accounts(session, user_id)}
+        return {"keys": ApiKeys(session).all(user_id),
+                "accounts": queries.accounts(session, user_id),
+                "paper_mode": paper_mode(services.settings)}
 
 
 async def _settings_page(request: Request, session: SessionInfo, *, status: int = 200,
