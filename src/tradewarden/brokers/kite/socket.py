@@ -92,9 +92,12 @@ class Channel(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
-        if self.closed and self._queue.empty():
-            raise StopAsyncIteration
-        self._socket.ensure_running()
+        if self._queue.empty():
+            if self.closed:
+                raise StopAsyncIteration
+            if self._error is not None:  # ended, and its error already raised once
+                raise self._error
+            self._socket.ensure_running()
         item = await self._queue.get()
         if isinstance(item, BrokerError):
             raise item
