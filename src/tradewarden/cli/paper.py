@@ -11,6 +11,7 @@ from tradewarden.cli import CliError
 
 # Not the in-process broker's <data-dir>/paper-broker.db: both may run side by side.
 DEFAULT_STATE = Path(".tradewarden") / "paper-broker-server.db"
+DEFAULT_KITE_STATE = Path(".tradewarden") / "kite-fake.db"
 
 
 def register(subparsers: Any) -> None:
@@ -24,8 +25,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--state",
         type=Path,
-        default=DEFAULT_STATE,
-        help=f"SQLite state file (default {DEFAULT_STATE})",
+        default=None,
+        help=f"SQLite state file (default {DEFAULT_STATE}; {DEFAULT_KITE_STATE} for --dialect "
+        "kite)",
     )
     serve.add_argument(
         "--clock",
@@ -39,6 +41,18 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         help="seed for injected faults (default fixed, reproducible)",
+    )
+    serve.add_argument(
+        "--dialect",
+        choices=("paper", "kite"),
+        default="paper",
+        help="paper: Tradewarden's own broker API (default); kite: a Kite Connect v3 fake "
+        "(REST, websocket, /_fake control) that prints a demo api_key, api_secret and "
+        "request_token",
+    )
+    serve.add_argument("--api-key", default=None, help="kite dialect: the demo user's api_key")
+    serve.add_argument(
+        "--api-secret", default=None, help="kite dialect: the demo user's api_secret"
     )
     serve.add_argument(
         "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug")
@@ -57,10 +71,24 @@ def _serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.dialect == "kite":
+            from tradewarden.brokers.kite.fake import serve as serve_kite
+
+            serve_kite(
+                host=args.host,
+                port=args.port,
+                state_path=args.state or DEFAULT_KITE_STATE,
+                clock=args.clock,
+                seed=DEFAULT_SEED if args.seed is None else args.seed,
+                log_level=args.log_level,
+                api_key=args.api_key,
+                api_secret=args.api_secret,
+            )
+            return 0
         serve(
             host=args.host,
             port=args.port,
-            state_path=args.state,
+            state_path=args.state or DEFAULT_STATE,
             clock=args.clock,
             seed=DEFAULT_SEED if args.seed is None else args.seed,
             log_level=args.log_level,

@@ -239,3 +239,24 @@ def test_holdings_and_manual_cancel_at_the_kite_app(fake: FakeServer, kite: Kite
     assert kite.order_history(order_id)[-1]["status"] == "CANCELLED"
     with pytest.raises(exceptions.OrderException):
         kite.cancel_order("regular", order_id)
+
+
+def test_login_page_redirects_with_a_request_token_and_logout_ends_the_session(
+    fake: FakeServer,
+) -> None:
+    import httpx
+
+    fake.control("users", {"user_id": USER, "redirect_url": "http://127.0.0.1:1/callback"})
+    page = httpx.get(
+        f"{fake.url}/connect/login",
+        params={"v": "3", "api_key": API_KEY, "redirect_params": "account=kite1"},
+    )
+    assert page.status_code == 302
+    target = httpx.URL(page.headers["location"])
+    assert target.path == "/callback" and target.params["account"] == "kite1"
+    assert target.params["status"] == "success"
+    client = KiteConnect(api_key=API_KEY, root=fake.url, timeout=5)
+    client.generate_session(target.params["request_token"], api_secret=API_SECRET)
+    assert client.invalidate_access_token() is True
+    with pytest.raises(exceptions.TokenException):
+        client.profile()
