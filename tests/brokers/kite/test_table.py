@@ -170,3 +170,24 @@ def test_rate_limits_per_endpoint() -> None:
     assert table.RATE_LIMITS[table.Endpoint.ORDERS].per_second == 10
     assert table.RATE_LIMITS[table.Endpoint.QUOTES].per_second == 1
     assert table.RATE_LIMITS[table.Endpoint.OTHER].per_second == 10
+
+
+def test_not_found_text_of_any_error_type_on_a_lookup() -> None:
+    message = "Couldn't find that `order_id`."
+    looked_up = table.error_for(
+        http_status=400, error_type="GeneralException", message=message, order_lookup=True
+    )
+    assert isinstance(looked_up, OrderNotFoundError)
+    elsewhere = table.error_for(http_status=400, error_type="GeneralException", message=message)
+    assert not isinstance(elsewhere, OrderNotFoundError)
+    server = table.error_for(
+        http_status=503, error_type="NetworkException", message="not found", order_lookup=True
+    )
+    assert isinstance(server, AmbiguousError)
+
+
+def test_client_tag_ignores_tags_kite_adds() -> None:
+    assert table.client_tag("TW1", ["mktp", "mktp:2.00"]) == "TW1"
+    assert table.client_tag("", ["mktp", "mktp:2.00"]) is None
+    assert table.client_tag(None, ["mktp:2.00", "mktp", "TW2"]) == "TW2"
+    assert table.client_tag(None, None) is None

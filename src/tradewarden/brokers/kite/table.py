@@ -118,19 +118,19 @@ def error_for(
                 code="rate_limited",
             )
         return RateLimitedError(message, retry_after=retry_after, code="rate_limited")
+    if order_lookup and http_status < 500 and (
+        http_status == 404 or _NOT_FOUND_TEXT.search(message)
+    ):
+        return OrderNotFoundError(message, code="not_found")
     if kind == KiteErrorType.MARGIN:
         return InsufficientFundsError(message, code="insufficient_funds")
     if kind == KiteErrorType.HOLDING:
         return OrderRejectedError(message, code="no_holdings")
     if kind in (KiteErrorType.INPUT, KiteErrorType.ORDER, KiteErrorType.USER,
                 KiteErrorType.PERMISSION):
-        if order_lookup and (http_status == 404 or _NOT_FOUND_TEXT.search(message)):
-            return OrderNotFoundError(message, code="not_found")
         if _FUNDS_TEXT.search(message):
             return InsufficientFundsError(message, code="insufficient_funds")
         return OrderRejectedError(message, code=kind.removesuffix("Exception").lower())
-    if order_lookup and http_status == 404:
-        return OrderNotFoundError(message, code="not_found")
     if kind in _UNCERTAIN or http_status >= 500:
         status = http_status if http_status >= 500 else 502
         return BrokerServerError(message, status_code=status, code=kind or "server_error")
@@ -149,6 +149,24 @@ _TAG = re.compile(r"[A-Za-z0-9]{1,20}")
 def valid_tag(tag: str) -> bool:
     """Kite's rule: alphanumeric, at most 20 characters (our client order ids fit)."""
     return _TAG.fullmatch(tag) is not None
+
+
+#: Tags Kite adds itself to an order's ``tags`` list (``mktp``, ``mktp:2.00`` on orders with
+#: market protection): never a client's tag.
+KITE_SYSTEM_TAG_PREFIXES: tuple[str, ...] = ("mktp",)
+
+
+def client_tag(tag: object, tags: object) -> str | None:
+    """The client's tag of an order: its ``tag``, else the first of ``tags`` that is a valid
+    tag and not one Kite adds itself."""
+    if isinstance(tag, str) and tag:
+        return tag
+    if isinstance(tags, list):
+        for item in tags:
+            if (isinstance(item, str) and valid_tag(item)
+                    and not item.lower().startswith(KITE_SYSTEM_TAG_PREFIXES)):
+                return item
+    return None
 
 
 # ---- enums ------------------------------------------------------------------------------

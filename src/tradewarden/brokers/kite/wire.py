@@ -142,14 +142,8 @@ def _side(data: dict[str, Any]) -> Side:
 
 
 def tag_of(data: dict[str, Any]) -> str | None:
-    """The order's tag: ``tag``, or the first of ``tags`` (newer answers carry a list)."""
-    tag = data.get("tag")
-    if isinstance(tag, str) and tag:
-        return tag
-    tags = data.get("tags")
-    if isinstance(tags, list) and tags and isinstance(tags[0], str) and tags[0]:
-        return tags[0]
-    return None
+    """The order's client tag (see :func:`tradewarden.brokers.kite.table.client_tag`)."""
+    return table.client_tag(data.get("tag"), data.get("tags"))
 
 
 # ---- orders -----------------------------------------------------------------------------
