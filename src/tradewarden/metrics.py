@@ -6,8 +6,14 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
 
 Labels = tuple[tuple[str, str], ...]
+
+ACCOUNT_STATE = "tradewarden_account_state"
+ACCOUNT_STATE_HELP = ("1 for each active broker account in its state (ready, login_required, "
+                      "disabled, error).")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -93,3 +99,18 @@ class Metrics:
         if described is not None:
             lines.append(f"# HELP {name} {described[1]}")
         lines.append(f"# TYPE {name} {described[0] if described else kind}")
+
+
+class _HasState(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def broker(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+
+
+def account_state_series(accounts: Iterable[_HasState]) -> dict[Labels, float]:
+    """``tradewarden_account_state{account=…,broker=…,state=…} 1`` per account."""
+    return {_labels({"account": a.name, "broker": a.broker, "state": a.state}): 1.0
+            for a in accounts}

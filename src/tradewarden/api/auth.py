@@ -53,6 +53,7 @@ class Caller:
     user_id: int
     username: str
     is_admin: bool
+    account_id: int | None = None  # the account the key is bound to (None: the default)
 
 
 class AuthError(Exception):
@@ -219,10 +220,11 @@ class Authenticator:
 
     def _lookup(self, key: str) -> Caller | None:
         with self.db.read() as session:
-            user = ApiKeys(session).user_for_key(key)
-            if user is None:
+            found = ApiKeys(session).owner_of(key)
+            if found is None:
                 return None
-            return Caller(user.id, user.username, user.is_admin)
+            user, account_id = found
+            return Caller(user.id, user.username, user.is_admin, account_id)
 
 
 def client_address(connection: HTTPConnection) -> str:

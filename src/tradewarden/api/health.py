@@ -7,7 +7,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from tradewarden import __version__
+from tradewarden.brokers.registry import READY
 from tradewarden.services import Services
+from tradewarden.store.repositories import Accounts
 
 router = APIRouter(tags=["health"])
 
@@ -30,19 +32,35 @@ async def healthz(request: Request) -> JSONResponse:
 async def readyz(request: Request) -> JSONResponse:
     """200 when the engine is ready and the database answers; 503 otherwise. ``degraded``
     tells what still works but not fully: trade state queued in memory while the database is
-    away, price feeds running on polling because their stream is down."""
+    away, price feeds running on polling because their stream is down, broker accounts that
+    are not ``ready`` (listed in ``accounts``: name, broker, state, reason, session expiry)."""
     services = _services(request)
     checks = {"engine": services.ready, "database": await _database_answers(services)}
     ok = all(checks.values())
     trades = services.engine.trades
     feeds = trades.feeds()
+    not_ready = await _accounts_not_ready(services) if checks["database"] else []
     degraded = {
         "trade_state_writes_queued": trades.writer.queued,
         "database_degraded": trades.degraded,
         "price_feeds_down": sum(1 for feed in feeds if not feed.connected),
+        "accounts_not_ready": len(not_ready),
     }
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks,
-                         "degraded": degraded}, status_code=200 if ok else 503)
+                         "degraded": degraded, "accounts": not_ready},
+                        status_code=200 if ok else 503)
+
+
+async def _accounts_not_ready(services: Services) -> list[dict[str, object]]:
+    def read() -> list[dict[str, object]]:
+        with services.db.read() as session:
+            return [state.public() for state in Accounts(session).states()
+                    if state.state != READY]
+
+    try:
+        return await services.db.run(read)
+    except Exception:
+        return []
 
 
 async def _database_answers(services: Services) -> bool:

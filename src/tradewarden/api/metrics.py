@@ -9,7 +9,8 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 
 from tradewarden.api.deps import ServicesDep
-from tradewarden.metrics import Labels
+from tradewarden.metrics import ACCOUNT_STATE, ACCOUNT_STATE_HELP, Labels, account_state_series
+from tradewarden.store.repositories import Accounts
 from tradewarden.store.tables import OrderRow
 
 router = APIRouter(tags=["health"])
@@ -23,8 +24,13 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
                 select(OrderRow.status, func.count()).group_by(OrderRow.status)).all()
             return {(("status", status),): float(count) for status, count in rows}
 
+    def states() -> dict[Labels, float]:
+        with services.db.read() as session:
+            return account_state_series(Accounts(session).states())
+
     registry = services.engine.metrics
     registry.describe("tradewarden_orders", "gauge", "Orders by status.")
+    registry.describe(ACCOUNT_STATE, "gauge", ACCOUNT_STATE_HELP)
     trades = services.engine.trades
     for name, value, text in (
             ("tradewarden_trades_open", len(trades.trades), "Active and exiting trades."),
@@ -37,5 +43,7 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
     extra: dict[str, dict[Labels, float]] = {}
     with contextlib.suppress(Exception):  # database away: still report what the engine knows
         extra["tradewarden_orders"] = await services.db.run(counts)
+    with contextlib.suppress(Exception):
+        extra[ACCOUNT_STATE] = await services.db.run(states)
     text = registry.render(extra)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -1,5 +1,5 @@
 """``tradewarden users create|passwd|list``, ``apikeys create|list|revoke`` and
-``accounts add|list``."""
+``accounts add|list|default``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 from tradewarden.api.auth import CACHE_TTL_S
 from tradewarden.broker_setup import paper_mode
+from tradewarden.brokers import registry
+from tradewarden.brokers.registry import OptionsError
 from tradewarden.cli import CliError
 from tradewarden.cli.common import (
     add_database_options,
@@ -19,10 +21,11 @@ from tradewarden.cli.common import (
     settings_from,
 )
 from tradewarden.clock import IST
+from tradewarden.crypto import box_for
 from tradewarden.domain.money import MoneyError, to_decimal
 from tradewarden.security import hash_password
 from tradewarden.store.repositories import Accounts, ApiKeys, RepositoryError, Users
-from tradewarden.store.tables import User
+from tradewarden.store.tables import BrokerAccount, User
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -52,6 +55,9 @@ def register(subparsers: Any) -> None:
     key_create = keys_actions.add_parser("create", help="create an API key (printed once)")
     key_create.add_argument("--user", required=True)
     key_create.add_argument("--name", default="default", help="a label for the key")
+    key_create.add_argument("--account", default=None, metavar="ACCOUNT",
+                            help="OpenAlgo-style calls with this key act on this account of "
+                                 "the user (default: the user's default account)")
     add_database_options(key_create)
     key_create.set_defaults(handler=_create_key)
     key_list = keys_actions.add_parser("list", help="list API keys (their prefixes, never keys)")
@@ -68,14 +74,27 @@ def register(subparsers: Any) -> None:
                                               required=True)
     add = account_actions.add_parser("add", help="add a broker account to a user")
     add.add_argument("--user", required=True)
-    add.add_argument("--broker", required=True, help="broker adapter (paper)")
+    add.add_argument("--broker", required=True,
+                     help=f"broker ({', '.join(registry.brokers())})")
     add.add_argument("--name", required=True, help="account name (paper: broker-side id)")
     add.add_argument("--cash", default=None, help="starting cash for a paper account")
+    add.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                     help="a broker option, repeatable (kite: api_key, api_secret, "
+                          "access_token, base_url, ws_url, login_url, market_protection; "
+                          "see docs/configuration.md)")
     add_database_options(add)
     add.set_defaults(handler=_add_account)
-    account_list = account_actions.add_parser("list", help="list broker accounts")
+    account_list = account_actions.add_parser(
+        "list", help="list broker accounts: state (with reason) and session expiry")
+    account_list.add_argument("--user", default=None, help="only this user's accounts")
     add_database_options(account_list)
     account_list.set_defaults(handler=_list_accounts)
+    default = account_actions.add_parser(
+        "default", help="make an account its user's default (for API keys bound to none)")
+    default.add_argument("account", metavar="NAME", help="the account (BROKER:NAME if shared)")
+    default.add_argument("--user", default=None, help="the account's user")
+    add_database_options(default)
+    default.set_defaults(handler=_default_account)
 
 
 def _valid_name(kind: str, name: str) -> str:
@@ -121,10 +140,13 @@ def _create_key(args: argparse.Namespace) -> int:
         try:
             with db.transaction() as session:
                 user = Users(session).require(args.user)
-                issued = ApiKeys(session).create(user, name=args.name)
+                account = (Accounts(session).require(user, args.account)
+                           if args.account is not None else None)
+                issued = ApiKeys(session).create(user, name=args.name, account=account)
         except RepositoryError as exc:
             raise CliError(str(exc)) from exc
-    print(f"API key for {args.user} (shown once, store it now):")
+    bound = f", acting on account {args.account}" if args.account is not None else ""
+    print(f"API key for {args.user}{bound} (shown once, store it now):")
     print(issued.key)
     return 0
 
@@ -139,17 +161,32 @@ def _add_account(args: argparse.Namespace) -> int:
             raise CliError(f"invalid --cash: {exc}") from exc
         if cash < 0:
             raise CliError("--cash must not be negative")
-    with open_database(settings_from(args)) as db:
+    try:
+        options = registry.parse_pairs(args.option)
+        registry.validate(args.broker, options)  # before anything is opened or written
+    except OptionsError as exc:
+        raise CliError(str(exc)) from exc
+    settings = settings_from(args)
+    with open_database(settings) as db:
         try:
             with db.transaction() as session:
                 user = Users(session).require(args.user)
-                account = Accounts(session).add(user, broker=args.broker, name=name,
-                                                initial_cash=cash)
-                account_id = account.id
+                account = Accounts(session).add(
+                    user, broker=args.broker, name=name, initial_cash=cash, options=options,
+                    box=box_for(settings) if args.broker != "paper" else None)
+                account_id, state = account.id, _state(account)
         except RepositoryError as exc:
             raise CliError(str(exc)) from exc
-    print(f"added {args.broker} account {name} (id {account_id}) for {args.user}")
+    print(f"added {args.broker} account {name} (id {account_id}) for {args.user}; "
+          f"state {state}")
     return 0
+
+
+def _state(account: BrokerAccount) -> str:
+    """The account's state as shown (``error`` when this build cannot serve its broker)."""
+    state, reason = registry.effective_state(account.broker, account.state,
+                                             account.state_reason)
+    return f"{state} ({reason})" if reason else state
 
 
 def _when(moment: datetime | None) -> str:
@@ -179,11 +216,14 @@ def _list_keys(args: argparse.Namespace) -> int:
         except RepositoryError as exc:
             raise CliError(str(exc)) from exc
         names = _names(Users(session).all())
+        accounts = {account.id: account.name for account in Accounts(session).all()}
         rows = [[str(key.id), names.get(key.user_id, "?"), key.name, f"{key.prefix}…",
                  f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active",
+                 accounts.get(key.account_id, "?") if key.account_id else "(default)",
                  _when(key.created_at), _when(key.last_used_at)]
                 for key in ApiKeys(session).all(user_id)]
-    print_table(["ID", "USER", "NAME", "PREFIX", "STATE", "CREATED", "LAST USED"], rows)
+    print_table(["ID", "USER", "NAME", "PREFIX", "STATE", "ACCOUNT", "CREATED", "LAST USED"],
+                rows)
     return 0
 
 
@@ -199,11 +239,48 @@ def _revoke_key(args: argparse.Namespace) -> int:
 def _list_accounts(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with open_database(settings) as db, db.read() as session:
+        try:
+            user_id = Users(session).require(args.user).id if args.user else None
+        except RepositoryError as exc:
+            raise CliError(str(exc)) from exc
         names = _names(Users(session).all())
         rows = [[str(account.id), account.name, account.broker, names.get(account.user_id, "?"),
-                 paper_mode(settings) if account.broker == "paper" else account.broker,
+                 paper_mode(settings) if account.broker == "paper" else _title(account.broker),
                  ("active" if account.is_active else "inactive")
-                 + (", kill switch ON" if account.kill_switch else "")]
-                for account in Accounts(session).all()]
-    print_table(["ID", "NAME", "BROKER", "USER", "MODE", "STATE"], rows)
+                 + (", default" if account.is_default else "")
+                 + (", kill switch ON" if account.kill_switch else ""),
+                 _state(account), _when(account.session_expires_at)]
+                for account in Accounts(session).all()
+                if user_id is None or account.user_id == user_id]
+    print_table(["ID", "NAME", "BROKER", "USER", "MODE", "ACTIVE", "STATE", "SESSION EXPIRES"],
+                rows)
+    return 0
+
+
+def _title(broker: str) -> str:
+    try:
+        return registry.spec(broker).title
+    except OptionsError:
+        return broker
+
+
+def _default_account(args: argparse.Namespace) -> int:
+    broker, _, bare = args.account.rpartition(":")
+    with open_database(settings_from(args)) as db:
+        try:
+            with db.transaction() as session:
+                user = Users(session).require(args.user) if args.user else None
+                found = [a for a in Accounts(session).all()
+                         if a.name == bare and (not broker or a.broker == broker)
+                         and (user is None or a.user_id == user.id)]
+                if not found:
+                    raise CliError(f"no account named {args.account!r}")
+                if len(found) > 1:
+                    raise CliError(f"several accounts are named {bare!r}: name one as "
+                                   f"BROKER:{bare} or add --user")
+                Accounts(session).set_default(found[0])
+                owner = _names(Users(session).all()).get(found[0].user_id, "?")
+        except RepositoryError as exc:
+            raise CliError(str(exc)) from exc
+    print(f"{args.account} is now {owner}'s default account")
     return 0

@@ -2,6 +2,8 @@
 
 Accounts are read from the database on first use and re-read when an unknown account id is
 asked for, so an account added by the CLI while the server runs is picked up without a restart.
+Accounts the registry says this build cannot serve (a broker without an adapter yet, or
+``disabled``) are left out, with one warning each.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tradewarden.brokers import registry
 from tradewarden.brokers.base import BrokerAdapter, MarketSession
 from tradewarden.brokers.errors import BrokerError
 from tradewarden.store.db import Database
@@ -19,6 +22,9 @@ from tradewarden.store.repositories import Accounts
 log = logging.getLogger(__name__)
 
 MARKET_CACHE_S = 1.0
+#: How old the account list may be when a user's default account is looked up (a default
+#: changed by the CLI while the server runs is followed within this time).
+DEFAULT_FRESH_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,7 @@ class AccountInfo:
     broker: str
     name: str
     initial_cash: str | None
+    is_default: bool = False  # the account OpenAlgo-style calls of unbound keys act on
 
 
 AdapterFactory = Callable[[AccountInfo], BrokerAdapter]
@@ -42,16 +49,30 @@ class AccountDirectory:
         self._accounts: dict[int, AccountInfo] = {}
         self._adapters: dict[int, BrokerAdapter] = {}
         self._markets: dict[int, tuple[float, MarketSession | None]] = {}
+        self._skipped: set[int] = set()  # accounts not served, warned about once
+        self.refreshed_at = float("-inf")
 
     def refresh(self) -> list[AccountInfo]:
         """Re-read the active accounts (blocking; call through ``db.run``)."""
         with self.db.read() as session:
             rows = Accounts(session).active()
             infos = [AccountInfo(r.id, r.user_id, r.broker, r.name,
-                                 str(r.initial_cash) if r.initial_cash is not None else None)
-                     for r in rows]
+                                 str(r.initial_cash) if r.initial_cash is not None else None,
+                                 r.is_default)
+                     for r in rows if self._serves(r.id, r.broker, r.name, r.state)]
         self._accounts = {info.id: info for info in infos}
+        self.refreshed_at = time.monotonic()
         return infos
+
+    def _serves(self, account_id: int, broker: str, name: str, state: str) -> bool:
+        if registry.served(broker, state):
+            self._skipped.discard(account_id)
+            return True
+        if account_id not in self._skipped:
+            self._skipped.add(account_id)
+            shown, reason = registry.effective_state(broker, state, None)
+            log.warning("account %s (%s) not served: %s", name, broker, reason or shown)
+        return False
 
     def accounts(self) -> list[AccountInfo]:
         return list(self._accounts.values())

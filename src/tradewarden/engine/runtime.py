@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
@@ -16,7 +17,7 @@ from typing import cast
 from tradewarden.brokers.base import BrokerAdapter
 from tradewarden.brokers.instrumented import InstrumentedAdapter
 from tradewarden.brokers.instruments import InstrumentMaster, bundled_master
-from tradewarden.engine.accounts import AccountDirectory, AdapterFactory
+from tradewarden.engine.accounts import DEFAULT_FRESH_S, AccountDirectory, AdapterFactory
 from tradewarden.engine.actions import OrderActions
 from tradewarden.engine.calendar import TradingCalendar
 from tradewarden.engine.eod import EodCleanup
@@ -152,14 +153,21 @@ class Engine:
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._retry_loop(), name="retry-queue"))
 
-    async def default_account(self, user_id: int) -> int | None:
-        """The account OpenAlgo-style calls of ``user_id`` act on: their first active one."""
-        for info in self.accounts.accounts():
-            if info.user_id == user_id:
-                return info.id
-        await self.ledger.db.run(self.accounts.refresh)
-        owned = [info.id for info in self.accounts.accounts() if info.user_id == user_id]
-        return min(owned) if owned else None
+    async def default_account(self, user_id: int, bound: int | None = None) -> int | None:
+        """The account OpenAlgo-style calls of ``user_id`` act on: the one their API key is
+        ``bound`` to, else their default one, else their first; None when it is not served."""
+        if bound is None and time.monotonic() - self.accounts.refreshed_at > DEFAULT_FRESH_S:
+            await self.ledger.db.run(self.accounts.refresh)
+        for attempt in range(2):
+            owned = [info for info in self.accounts.accounts() if info.user_id == user_id]
+            if bound is not None:
+                if any(info.id == bound for info in owned):
+                    return bound
+            elif owned:
+                return next((i.id for i in owned if i.is_default), min(i.id for i in owned))
+            if attempt == 0:
+                await self.ledger.db.run(self.accounts.refresh)
+        return None
 
     def wake_retry_queue(self) -> None:
         self._retry_wakeup.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,11 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tradewarden.brokers import registry
+from tradewarden.brokers.registry import AccountOptions, OptionsError
 from tradewarden.clock import utcnow
+from tradewarden.crypto import SecretBox
 from tradewarden.security import api_key_display_prefix, generate_api_key, hash_api_key
 from tradewarden.store.tables import ApiKey, BrokerAccount, FillRow, OrderEventRow, OrderRow, User
-
-SUPPORTED_BROKERS: frozenset[str] = frozenset({"paper"})
 
 
 class RepositoryError(Exception):
@@ -76,10 +79,16 @@ class ApiKeys:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def create(self, user: User, *, name: str = "default", key: str | None = None) -> IssuedKey:
+    def create(self, user: User, *, name: str = "default", key: str | None = None,
+               account: BrokerAccount | None = None) -> IssuedKey:
+        """A new key of ``user``; with ``account`` (one of theirs) OpenAlgo-style calls made
+        with it act on that account."""
+        if account is not None and account.user_id != user.id:
+            raise RepositoryError(f"account {account.name!r} is not {user.username}'s")
         key = key or generate_api_key()
         row = ApiKey(user_id=user.id, name=name, prefix=api_key_display_prefix(key),
-                     key_hash=hash_api_key(key), created_at=_now())
+                     key_hash=hash_api_key(key), created_at=_now(),
+                     account_id=account.id if account is not None else None)
         self.session.add(row)
         try:
             self.session.flush()
@@ -108,32 +117,73 @@ class ApiKeys:
 
     def user_for_key(self, key: str) -> User | None:
         """The active user owning the (unrevoked) ``key``, or None."""
-        return self.session.scalar(
-            select(User)
+        found = self.owner_of(key)
+        return found[0] if found is not None else None
+
+    def owner_of(self, key: str) -> tuple[User, int | None] | None:
+        """The active user owning the (unrevoked) ``key`` and the account the key is bound to
+        (None: unbound), or None."""
+        row = self.session.execute(
+            select(User, ApiKey.account_id)
             .join(ApiKey, ApiKey.user_id == User.id)
             .where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None),
                    User.is_active.is_(True))
-        )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What may be shown of an account's state anywhere (never an option or a secret)."""
+
+    id: int
+    name: str
+    broker: str
+    state: str
+    reason: str | None
+    session_expires_at: datetime | None
+
+    def public(self) -> dict[str, object]:
+        return {"name": self.name, "broker": self.broker, "state": self.state,
+                "reason": self.reason,
+                "session_expires_at": (self.session_expires_at.isoformat()
+                                       if self.session_expires_at else None)}
 
 
 class Accounts:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, user: User, *, broker: str, name: str,
-            initial_cash: Decimal | None = None) -> BrokerAccount:
-        if broker not in SUPPORTED_BROKERS:
-            raise RepositoryError(
-                f"unsupported broker {broker!r}; supported: {', '.join(sorted(SUPPORTED_BROKERS))}"
-            )
+    def add(self, user: User, *, broker: str, name: str, initial_cash: Decimal | None = None,
+            options: Mapping[str, str] | None = None,
+            box: SecretBox | None = None) -> BrokerAccount:
+        """A new account; ``options`` are checked by the broker registry, the secret ones
+        encrypted with ``box`` (required when there are any). A real broker's account without
+        a session starts ``login_required``."""
+        try:
+            checked = registry.validate(broker, options or {})
+        except OptionsError as exc:
+            raise RepositoryError(str(exc)) from exc
+        plain = dict(checked.plain)
+        if "cash" in plain:  # paper: the starting cash has its own column
+            if initial_cash is not None:
+                raise RepositoryError("give the starting cash once (--cash or cash=)")
+            initial_cash = Decimal(plain.pop("cash"))
+        if checked.secrets and box is None:
+            raise RepositoryError("secret options need the secret key to be stored")
         exists = self.session.scalar(
             select(BrokerAccount).where(BrokerAccount.broker == broker, BrokerAccount.name == name)
         )
         if exists is not None:
             raise AlreadyExists(f"a {broker} account named {name!r} already exists")
+        state, reason = registry.initial_state(checked)
         account = BrokerAccount(user_id=user.id, broker=broker, name=name,
                                 initial_cash=initial_cash, kill_switch=False, is_active=True,
-                                created_at=_now())
+                                options=plain, state=state, state_reason=reason,
+                                is_default=False, created_at=_now())
+        if checked.secrets:
+            assert box is not None
+            account.credentials_encrypted = box.encrypt(json.dumps(checked.secrets))
         self.session.add(account)
         self.session.flush()
         return account
@@ -147,10 +197,79 @@ class Accounts:
         ))
 
     def active(self) -> list[BrokerAccount]:
-        """Every active account this process serves (the seam for sharing accounts later)."""
+        """Every active account (the engine serves those whose broker has an adapter)."""
         return list(self.session.scalars(
             select(BrokerAccount).where(BrokerAccount.is_active.is_(True)).order_by(BrokerAccount.id)
         ))
+
+    def states(self) -> list[AccountState]:
+        """Every active account's state as shown (``error`` when this build cannot serve its
+        broker)."""
+        rows = self.session.execute(
+            select(BrokerAccount.id, BrokerAccount.name, BrokerAccount.broker,
+                   BrokerAccount.state, BrokerAccount.state_reason,
+                   BrokerAccount.session_expires_at)
+            .where(BrokerAccount.is_active.is_(True)).order_by(BrokerAccount.id)).all()
+        return [AccountState(row.id, row.name, row.broker,
+                             *registry.effective_state(row.broker, row.state, row.state_reason),
+                             row.session_expires_at) for row in rows]
+
+    def require(self, user: User, name: str) -> BrokerAccount:
+        """``user``'s account called ``name`` (``broker:name`` when two brokers share it)."""
+        broker, _, bare = name.rpartition(":")
+        found = [a for a in self.for_user(user.id)
+                 if a.name == bare and (not broker or a.broker == broker)]
+        if not found:
+            raise NotFound(f"{user.username} has no account named {name!r}")
+        if len(found) > 1:
+            raise RepositoryError(f"{user.username} has several accounts named {bare!r}: "
+                                  f"name one as BROKER:{bare}")
+        return found[0]
+
+    def set_default(self, account: BrokerAccount) -> None:
+        """Make ``account`` its user's default (the one unbound API keys act on)."""
+        self.session.execute(update(BrokerAccount)
+                             .where(BrokerAccount.user_id == account.user_id,
+                                    BrokerAccount.id != account.id)
+                             .values(is_default=False))
+        account.is_default = True
+        self.session.flush()
+
+    def set_state(self, account_id: int, state: str, reason: str | None = None, *,
+                  session_expires_at: datetime | None = None) -> None:
+        if state not in registry.STATES:
+            raise ValueError(f"unknown account state {state!r}")
+        self.session.execute(update(BrokerAccount).where(BrokerAccount.id == account_id)
+                             .values(state=state, state_reason=reason,
+                                     session_expires_at=session_expires_at))
+
+    def options(self, account: BrokerAccount, box: SecretBox) -> AccountOptions:
+        """The account's options, secrets decrypted, defaults filled in (for its adapter)."""
+        given = dict(account.options or {})
+        if account.credentials_encrypted:
+            given.update(json.loads(box.decrypt(account.credentials_encrypted)))
+        return registry.validate(account.broker, given, defaults=True)
+
+    def store_secrets(self, account: BrokerAccount, box: SecretBox,
+                      values: Mapping[str, str | None]) -> None:
+        """Replace (None: remove) some secret options, e.g. a new session's access token."""
+        current: dict[str, str] = {}
+        if account.credentials_encrypted:
+            current = json.loads(box.decrypt(account.credentials_encrypted))
+        for key, value in values.items():
+            option = registry.spec(account.broker).option(key)
+            if option is None or not option.secret:
+                raise RepositoryError(f"{key} is not a secret option of {account.broker}")
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        try:
+            registry.validate(account.broker, {**(account.options or {}), **current})
+        except OptionsError as exc:
+            raise RepositoryError(str(exc)) from exc
+        account.credentials_encrypted = box.encrypt(json.dumps(current)) if current else None
+        self.session.flush()
 
 
 class Orders:

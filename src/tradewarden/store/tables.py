@@ -62,6 +62,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OpenAlgo-style calls with this key act on this account (None: the user's default one)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broker_accounts.id", ondelete="CASCADE"))
 
 
 class BrokerAccount(Base):
@@ -72,10 +75,16 @@ class BrokerAccount(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     broker: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64))  # for paper: the broker-side account id
+    # the secret options (brokers/registry.py) as one JSON object, a Fernet token (crypto.py)
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # plain options only
     initial_cash: Mapped[Decimal | None] = mapped_column(Money)
     kill_switch: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)  # the user's default
+    state: Mapped[str] = mapped_column(String(16), default="ready")  # registry.STATES
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    session_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

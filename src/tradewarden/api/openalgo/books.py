@@ -39,7 +39,7 @@ def _today_start() -> datetime:
 
 
 async def _adapter(services: Services, caller: Caller) -> BrokerAdapter:
-    account = await services.engine.default_account(caller.user_id)
+    account = await services.engine.default_account(caller.user_id, caller.account_id)
     if account is None:
         raise OpenAlgoError(400, "no active broker account for this user")
     return services.engine.accounts.adapter(account)
@@ -181,6 +181,6 @@ async def ping(request: Request) -> JSONResponse:
     body = await read_json(request) if request.method == "POST" else {}
     caller = await authenticate(request, body)
     services = services_of(request)
-    account = await services.engine.default_account(caller.user_id)
+    account = await services.engine.default_account(caller.user_id, caller.account_id)
     broker = services.engine.accounts.info(account).broker if account is not None else "none"
     return success(data={"message": "pong", "broker": broker})

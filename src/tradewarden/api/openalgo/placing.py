@@ -119,7 +119,7 @@ async def label_scope(request: Request, caller: Caller, label: str) -> LabelScop
         names.put(caller.user_id, label, strategy, generation)
     account = strategy[1] if strategy is not None else None
     if account is None:
-        account = await services.engine.default_account(caller.user_id)
+        account = await services.engine.default_account(caller.user_id, caller.account_id)
     if account is None:
         return None
     return LabelScope(label, account, strategy[0] if strategy is not None else None)
