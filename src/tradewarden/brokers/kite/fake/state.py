@@ -87,6 +87,7 @@ class KiteFakeState:
     stalled: set[str] = field(default_factory=set)
     stall_all: bool = False
     _ohlc: dict[InstrumentKey, Ohlc] = field(default_factory=dict)
+    _symbols: KiteSymbols | None = None
 
     @property
     def master(self) -> InstrumentMaster:
@@ -94,7 +95,9 @@ class KiteFakeState:
 
     @property
     def symbols(self) -> KiteSymbols:
-        return KiteSymbols(self.exchange.instruments)
+        if self._symbols is None:
+            self._symbols = KiteSymbols(self.exchange.instruments)
+        return self._symbols
 
     def ohlc(self, key: InstrumentKey, price: Decimal) -> Ohlc:
         """The day's open/high/low (from prices the fake has seen) and the close."""

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from tradewarden.brokers.derivatives import Underlying, bundled_underlyings
 from tradewarden.brokers.instruments import InstrumentMaster
+from tradewarden.clock import IST, ist_today
 from tradewarden.domain.contracts import monthly_expiry
 from tradewarden.domain.instruments import Instrument, InstrumentKey
 
@@ -82,9 +83,15 @@ class KiteSymbols:
 
     def __init__(self, master: InstrumentMaster) -> None:
         self._master = master
+        self._day: date | None = None
+        self._cached: _Table | None = None
 
     def _table(self) -> _Table:
-        return _build(tuple(self._master))
+        """Built once per IST day (the bundled master lists the day's contracts)."""
+        today = ist_today()
+        if self._cached is None or self._day != today:
+            self._cached, self._day = _build(tuple(self._master)), today
+        return self._cached
 
     def all(self) -> list[KiteInstrument]:
         return list(self._table().by_key.values())
@@ -244,6 +251,4 @@ def _plain(value: Decimal) -> str:
 
 def kite_time(when: datetime | None) -> str | None:
     """Kite's timestamp text: IST, ``2026-12-08 09:15:00``."""
-    from tradewarden.clock import IST
-
     return None if when is None else when.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
