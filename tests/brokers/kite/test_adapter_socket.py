@@ -201,6 +201,23 @@ async def test_a_dropped_connection_ends_every_stream(stub: KiteWsStub) -> None:
     await adapter.aclose()
 
 
+async def test_closing_the_last_stream_closes_the_socket(stub: KiteWsStub) -> None:
+    adapter = make_adapter(stub.url)
+    ticks = adapter.ticks()
+    await ticks.wait_ready()
+    await ticks.aclose()
+    assert not adapter.socket.ready.is_set()
+    assert adapter.socket.failures == 0  # closed on purpose: no backoff
+    with pytest.raises(StopAsyncIteration):
+        await ticks.__anext__()
+    again = adapter.order_updates()
+    await again.wait_ready()
+    await stub.wait_connections(2)
+    await adapter.aclose()
+    with pytest.raises(BrokerDisconnectedError):
+        await adapter.ticks().wait_ready()
+
+
 async def test_refused_handshake() -> None:
     for status, error in ((403, SessionExpiredError), (500, BrokerDisconnectedError)):
         refusing = KiteWsStub(refuse=status)

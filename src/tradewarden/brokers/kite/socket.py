@@ -75,6 +75,8 @@ class Channel(Generic[T]):
 
     async def wait_ready(self) -> None:
         """Connect now; return once the socket is open (raises if it could not be opened)."""
+        if self.closed:
+            raise BrokerDisconnectedError("stream closed")
         if self._error is not None:
             raise self._error
         self._socket.ensure_running()
@@ -92,9 +94,9 @@ class Channel(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
+        if self.closed:
+            raise StopAsyncIteration
         if self._queue.empty():
-            if self.closed:
-                raise StopAsyncIteration
             if self._error is not None:  # ended, and its error already raised once
                 raise self._error
             self._socket.ensure_running()
@@ -104,8 +106,9 @@ class Channel(Generic[T]):
         return item
 
     async def aclose(self) -> None:
+        """Stop this stream (iteration ends); the socket closes with its last stream."""
         self.closed = True
-        self.fail(BrokerDisconnectedError("stream closed"))
+        self._ended.set()
         await self._socket.release(self)
 
 
@@ -229,6 +232,7 @@ class KiteSocket:
         self.connections += 1
         opened = time.monotonic()
         reason = "closed"
+        stopped = False
         try:
             if self.tokens:
                 await self._send_subscription(ws, sorted(self.tokens))
@@ -240,13 +244,18 @@ class KiteSocket:
             reason = f"silent for {self.silence_s:g} s (no heartbeat)"
         except (OSError, WebSocketException) as exc:
             reason = f"dropped: {type(exc).__name__}"
+        except asyncio.CancelledError:
+            stopped = True  # closed on purpose: not a failure
+            raise
         finally:
             self.ready.clear()
             self._ws = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 1.0)
-            healthy = time.monotonic() - opened >= self.healthy_after_s
-            self.failures = 0 if healthy else self.failures + 1
+            if stopped or time.monotonic() - opened >= self.healthy_after_s:
+                self.failures = 0
+            else:
+                self.failures += 1
         log.warning("Kite websocket %s", reason)
         return BrokerDisconnectedError(f"Kite websocket {reason}")
 
