@@ -182,3 +182,28 @@ def test_request_messages() -> None:
     assert json.loads(ticker.unsubscribe_message([408065])) == {"a": "unsubscribe", "v": [408065]}
     assert json.loads(ticker.mode_message(ticker.Mode.FULL, [408065])) == {
         "a": "mode", "v": ["full", [408065]]}
+
+
+def test_decoding_agrees_with_the_official_sdk() -> None:
+    """The same bytes through ``kiteconnect``'s own parser give the same numbers."""
+    from kiteconnect import KiteTicker
+
+    index_full = struct.pack(">6IiI", NIFTY, 2400050, 2410000, 2390000, 2395000, 2401000,
+                             -950, EPOCH)
+    whole = message(ltp_packet(USDINR, 832512500), quote_packet(INFY), full_packet(779521),
+                    index_full)
+    theirs = KiteTicker("key", "token")._parse_binary(whole)
+    ours = ticker.decode_binary(whole)
+    assert [t["instrument_token"] for t in theirs] == [t.instrument_token for t in ours]
+    assert [t["mode"] for t in theirs] == [t.mode.value for t in ours]
+    for sdk, mine in zip(theirs, ours, strict=True):
+        assert Decimal(str(sdk["last_price"])) == mine.last_price
+        assert sdk["tradable"] is mine.tradable
+        if "ohlc" in sdk:
+            assert Decimal(str(sdk["ohlc"]["close"])) == mine.close
+    assert theirs[1]["volume_traded"] == ours[1].volume
+    full_sdk, full_ours = theirs[2], ours[2]
+    assert full_sdk["oi"] == full_ours.oi
+    assert [Decimal(str(d["price"])) for d in full_sdk["depth"]["sell"]] == [
+        d.price for d in full_ours.offers]
+    assert [d["orders"] for d in full_sdk["depth"]["buy"]] == [d.orders for d in full_ours.bids]
