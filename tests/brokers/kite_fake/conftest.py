@@ -4,8 +4,6 @@ official ``kiteconnect`` SDK logged in to it."""
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,13 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from kiteconnect import KiteConnect
 
-from tests.procs import free_port
-from tradewarden.brokers.base import SessionName
-from tradewarden.brokers.kite.fake import KiteFakeState, add_user, create_app
-from tradewarden.brokers.paper.exchange import PaperExchange
+from tradewarden.brokers.kite.fake import KiteFakeState, ThreadedKiteFake, add_user
 
 USER = "AB1234"
 API_KEY = "fakekey01"
@@ -43,31 +37,10 @@ class FakeServer:
 
 @pytest.fixture
 def fake() -> Iterator[FakeServer]:
-    exchange = PaperExchange(None, clock="manual")
-    exchange.set_session(SessionName.OPEN)
-    state = KiteFakeState(exchange)
-    state.limiter.enforce = False
-    add_user(state, USER, api_key=API_KEY, api_secret=API_SECRET, cash=Decimal("500000"))
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(state, sync_interval_s=0.2),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws="websockets-sansio",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the Kite fake did not start"
-        time.sleep(0.01)
-    try:
-        yield FakeServer(state, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        exchange.close()
+    with ThreadedKiteFake(enforce_limits=False) as server:
+        state = server.state
+        add_user(state, USER, api_key=API_KEY, api_secret=API_SECRET, cash=Decimal("500000"))
+        yield FakeServer(state, server.url)
 
 
 def checksum(request_token: str) -> str:

@@ -8,5 +8,6 @@ adapter: REST (``rest``), the websocket (``stream``), and a ``/_fake`` control s
 from tradewarden.brokers.kite.fake.app import create_app, serve
 from tradewarden.brokers.kite.fake.control import add_user
 from tradewarden.brokers.kite.fake.state import KiteFakeState
+from tradewarden.brokers.kite.fake.threaded import ThreadedKiteFake
 
-__all__ = ["KiteFakeState", "add_user", "create_app", "serve"]
+__all__ = ["KiteFakeState", "ThreadedKiteFake", "add_user", "create_app", "serve"]
