@@ -218,6 +218,21 @@ async def test_closing_the_last_stream_closes_the_socket(stub: KiteWsStub) -> No
         await adapter.ticks().wait_ready()
 
 
+async def test_closing_a_stream_wakes_its_reader(stub: KiteWsStub) -> None:
+    adapter = make_adapter(stub.url)
+    updates = adapter.order_updates()
+    await updates.wait_ready()
+
+    async def drain() -> list[object]:
+        return [update async for update in updates]
+
+    reader = asyncio.create_task(drain())
+    await asyncio.sleep(0.05)  # let it wait for a message
+    await updates.aclose()
+    assert await reader == []
+    await adapter.aclose()
+
+
 async def test_refused_handshake() -> None:
     for status, error in ((403, SessionExpiredError), (500, BrokerDisconnectedError)):
         refusing = KiteWsStub(refuse=status)

@@ -60,6 +60,8 @@ def test_endpoint_overrides_and_protection() -> None:
     })
     assert options.base_url == "http://127.0.0.1:9"
     assert options.market_protection == Decimal("2.5")
+    auto = KiteOptions.parse({"api_key": "k", "api_secret": "s", "market_protection": "auto"})
+    assert auto.market_protection == Decimal(-1)
     assert options.login_redirect("acct=7") == (
         "http://127.0.0.1:9/login?v=3&api_key=k&redirect_params=acct%3D7"
     )

@@ -53,7 +53,7 @@ class KiteOptions(BaseModel):
     base_url: str = DEFAULT_BASE_URL
     ws_url: str = DEFAULT_WS_URL
     login_url: str = DEFAULT_LOGIN_URL
-    #: ``-1`` (Kite's automatic protection, the default) or a percentage in (0, 100].
+    #: ``-1`` or ``auto`` (Kite's automatic protection, the default) or a percentage in (0, 100].
     market_protection: Decimal = Decimal(MARKET_PROTECTION_AUTO)
 
     @field_validator("api_key", "api_secret")
@@ -79,6 +79,11 @@ class KiteOptions(BaseModel):
     @classmethod
     def _ws_url(cls, value: str) -> str:
         return _url(value, ("wss", "ws"))
+
+    @field_validator("market_protection", mode="before")
+    @classmethod
+    def _auto(cls, value: object) -> object:
+        return MARKET_PROTECTION_AUTO if str(value).strip().lower() == "auto" else value
 
     @field_validator("market_protection")
     @classmethod

@@ -52,7 +52,8 @@ class Channel(Generic[T]):
     def __init__(self, socket: KiteSocket, kind: Kind, limit: int = 0) -> None:
         self.kind = kind
         self._socket = socket
-        self._queue: asyncio.Queue[T | BrokerError] = asyncio.Queue()
+        #: Items, then the error that ended the stream, or ``None`` once it was closed.
+        self._queue: asyncio.Queue[T | BrokerError | None] = asyncio.Queue()
         self._limit = limit
         self._error: BrokerError | None = None
         self._ended = asyncio.Event()
@@ -87,7 +88,9 @@ class Channel(Generic[T]):
         finally:
             ready.cancel()
             ended.cancel()
-        if self._error is not None and not self._socket.ready.is_set():
+        if self.closed:
+            raise BrokerDisconnectedError("stream closed")
+        if self._error is not None:
             raise self._error
 
     def __aiter__(self) -> Channel[T]:
@@ -101,6 +104,8 @@ class Channel(Generic[T]):
                 raise self._error
             self._socket.ensure_running()
         item = await self._queue.get()
+        if item is None:
+            raise StopAsyncIteration
         if isinstance(item, BrokerError):
             raise item
         return item
@@ -109,6 +114,7 @@ class Channel(Generic[T]):
         """Stop this stream (iteration ends); the socket closes with its last stream."""
         self.closed = True
         self._ended.set()
+        self._queue.put_nowait(None)  # wakes a reader waiting in __anext__
         await self._socket.release(self)
 
 
