@@ -260,3 +260,39 @@ def test_login_page_redirects_with_a_request_token_and_logout_ends_the_session(
     assert client.invalidate_access_token() is True
     with pytest.raises(exceptions.TokenException):
         client.profile()
+
+
+def test_instruments_csv_has_kites_columns(fake: FakeServer) -> None:
+    import httpx
+
+    response = httpx.get(f"{fake.url}/instruments/NSE", headers={"X-Kite-Version": "3"})
+    assert response.headers["content-type"].startswith("text/csv")
+    header = response.text.splitlines()[0]
+    assert header == (
+        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+        "tick_size,lot_size,instrument_type,segment,exchange"
+    )
+
+
+def test_stop_loss_waits_in_trigger_pending_then_fills(fake: FakeServer, kite: KiteConnect) -> None:
+    fake.control("prices", {"prices": {"NSE:SBIN": 800}})
+    order_id = kite.place_order(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="SBIN",
+        transaction_type="SELL",
+        quantity=1,
+        product="MIS",
+        order_type="SL-M",
+        trigger_price=790,
+        market_protection=-1,
+        tag="TWSTOP1",
+    )
+    assert kite.order_history(order_id)[-1]["status"] == "TRIGGER PENDING"
+    fake.control("prices", {"prices": {"NSE:SBIN": 789}})
+    order = kite.order_history(order_id)[-1]
+    assert (order["status"], order["average_price"], order["trigger_price"]) == (
+        "COMPLETE",
+        789,
+        790,
+    )
