@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from tradewarden.brokers import registry
 from tradewarden.brokers.base import MarketSession, SessionName
 from tradewarden.brokers.instruments import InstrumentMaster
 from tradewarden.domain.instruments import InstrumentKey
@@ -68,13 +69,17 @@ _RECENT: dict[tuple[bool, bool], Executable] = {
     # two branches, not one OR: SQLite seeks the index for each branch but not for an OR
     (True, True): union_all(_recent_query(_PRICED), _recent_query(_UNPRICED)),
 }
-_ACCOUNT = select(_ACCOUNTS.c.is_active, _ACCOUNTS.c.kill_switch).where(
+_ACCOUNT = select(_ACCOUNTS.c.is_active, _ACCOUNTS.c.kill_switch, _ACCOUNTS.c.broker,
+                  _ACCOUNTS.c.state, _ACCOUNTS.c.state_reason).where(
     _ACCOUNTS.c.id == bindparam("account_id"))
 
 
 class _AccountState(Protocol):
     is_active: bool
     kill_switch: bool
+    broker: str
+    state: str
+    state_reason: str | None
 
 
 #: The identical-signal denial (docs/api-openalgo.md quotes it for the default 5 s window).
@@ -213,9 +218,13 @@ class Guards:
     # --- risk ---------------------------------------------------------------------------
 
     def risk(self, order: Order) -> Denial | None:
+        account = self._account(order.account_id)
+        if account is not None and not registry.served(account.broker, account.state):
+            # nothing can be placed there, an exit neither: say so now, not after a timeout
+            _, why = registry.effective_state(account.broker, account.state, account.state_reason)
+            return _deny(ReasonCode.RISK_BLOCKED, f"the broker account cannot trade: {why}")
         if order.execution_type is ExecutionType.EXIT:
             return None  # exits are always allowed to reduce risk
-        account = self._account(order.account_id)
         if account is None or not account.is_active:
             return _deny(ReasonCode.RISK_BLOCKED, "the broker account is not active")
         if account.kill_switch:
