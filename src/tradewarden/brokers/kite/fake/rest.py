@@ -177,8 +177,7 @@ class KiteRest:
 
     def _order_json(self, user: KiteUser, paper_id: str) -> dict[str, Any]:
         history = self.state.exchange.order_history(user.user_id, paper_id)
-        modified = any(h.raw_status == "MODIFY PENDING" for h in history)
-        return wire.order_json(history[-1], self.state.symbols, user.user_id, modified=modified)
+        return wire.order_json(history[-1], self.state.symbols, user.user_id, wire.facts(history))
 
     # ---- session ------------------------------------------------------------------------
 
@@ -313,11 +312,7 @@ class KiteRest:
 
     async def history(self, request: Request, user: KiteUser) -> Response:
         history = self.state.exchange.order_history(user.user_id, self._order_id(request))
-        symbols, modified, rows = self.state.symbols, False, []
-        for state in history:
-            modified = modified or state.raw_status == "MODIFY PENDING"
-            rows.append(wire.order_json(state, symbols, user.user_id, modified=modified))
-        return success(rows)
+        return success(wire.history_json(history, self.state.symbols, user.user_id))
 
     async def order_trades(self, request: Request, user: KiteUser) -> Response:
         paper_id = self._order_id(request)

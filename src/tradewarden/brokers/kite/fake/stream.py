@@ -169,13 +169,12 @@ class _Connection:
                 )
             except BrokerError:
                 history = []
-            modified = any(h.raw_status == "MODIFY PENDING" for h in history)
             data = wire.postback_json(
                 order,
                 self.state.symbols,
                 self.user.user_id,
                 self.user.api_secret,
                 self.user.app_id,
-                modified=modified,
+                wire.facts(history, upto=order.updated_at),
             )
             self.out.put_nowait(json.dumps({"type": "order", "id": "", "data": data}))

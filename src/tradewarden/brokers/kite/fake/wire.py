@@ -8,6 +8,8 @@ Kite shows the paper exchange's status strings as they are (they are Kite's voca
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -42,14 +44,51 @@ def _num(value: Decimal | None) -> float:
     return 0.0 if value is None else float(value)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What one state of an order does not say by itself: whether it was modified before, and
+    when it reached the exchange."""
+
+    modified: bool = False
+    exchange_at: datetime | None = None
+
+
+def facts(history: list[BrokerOrder], upto: datetime | None = None) -> OrderFacts:
+    """:class:`OrderFacts` from an order's history (the states up to ``upto`` if given)."""
+    modified, exchange_at = False, None
+    for state in history:
+        if upto is not None and state.updated_at > upto:
+            break
+        modified = modified or state.raw_status == "MODIFY PENDING"
+        if exchange_at is None and _at_exchange(state):
+            exchange_at = state.updated_at
+    return OrderFacts(modified, exchange_at)
+
+
+def history_json(
+    history: list[BrokerOrder], symbols: KiteSymbols, user_id: str
+) -> list[dict[str, Any]]:
+    """``GET /orders/{order_id}``: every state, oldest first."""
+    return [
+        order_json(state, symbols, user_id, facts(history[: n + 1]))
+        for n, state in enumerate(history)
+    ]
+
+
+def _at_exchange(order: BrokerOrder) -> bool:
+    return order.raw_status not in _BEFORE_EXCHANGE and order.raw_status != "REJECTED"
+
+
 def order_json(
-    order: BrokerOrder, symbols: KiteSymbols, user_id: str, *, modified: bool = False
+    order: BrokerOrder, symbols: KiteSymbols, user_id: str, known: OrderFacts | None = None
 ) -> dict[str, Any]:
     """One entry of ``GET /orders`` (and of an order's history)."""
+    known = known or OrderFacts()
     status = KITE_STATUS.get(order.raw_status, order.raw_status)
     row = symbols.by_key(order.key)
-    at_exchange = order.raw_status not in _BEFORE_EXCHANGE and status != "REJECTED"
-    exchange_time = kite_time(order.updated_at) if at_exchange else None
+    at_exchange = _at_exchange(order)
+    update_time = kite_time(order.updated_at) if at_exchange else None
+    exchange_time = kite_time(known.exchange_at or order.updated_at) if at_exchange else None
     message: str | None = None
     if status == "REJECTED":
         message = order.rejection_reason or order.status_message
@@ -67,10 +106,10 @@ def order_json(
         "status_message": message,
         "status_message_raw": message,
         "order_timestamp": kite_time(order.updated_at),
-        "exchange_update_timestamp": exchange_time,
+        "exchange_update_timestamp": update_time,
         "exchange_timestamp": exchange_time,
         "variety": order.variety.value,
-        "modified": modified,
+        "modified": known.modified,
         "exchange": order.exchange,
         "tradingsymbol": row.tradingsymbol if row else order.symbol,
         "instrument_token": row.instrument_token if row else 0,
@@ -101,13 +140,12 @@ def postback_json(
     user_id: str,
     api_secret: str,
     app_id: int,
-    *,
-    modified: bool = False,
+    known: OrderFacts | None = None,
 ) -> dict[str, Any]:
     """The order update Kite pushes on the websocket (the postback payload): the order plus
     ``user_id``, ``app_id``, ``unfilled_quantity`` and ``checksum`` =
     sha256(order_id + order_timestamp + api_secret)."""
-    data = order_json(order, symbols, user_id, modified=modified)
+    data = order_json(order, symbols, user_id, known)
     text = f"{data['order_id']}{data['order_timestamp']}{api_secret}"
     return {
         "user_id": user_id,
