@@ -47,6 +47,10 @@ def create_app(state: KiteFakeState, *, sync_interval_s: float = SYNC_INTERVAL_S
     async def not_allowed(request: Request, exc: Exception) -> Response:
         return error("Method not allowed", "GeneralException", 405)
 
+    async def failed(request: Request, exc: Exception) -> Response:
+        log.exception("kite fake failed: %s %s", request.method, request.url.path)
+        return error("Something went wrong. Please try again.", "GeneralException", 500)
+
     routes = [
         *KiteRest(state).routes(),
         *KiteControl(state).routes(),
@@ -55,7 +59,7 @@ def create_app(state: KiteFakeState, *, sync_interval_s: float = SYNC_INTERVAL_S
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found, 405: not_allowed},
+        exception_handlers={404: not_found, 405: not_allowed, Exception: failed},
     )
 
 
