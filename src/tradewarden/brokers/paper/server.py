@@ -30,7 +30,7 @@ def create_app(exchange: PaperExchange, *, sync_interval_s: float = SYNC_INTERVA
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sync_forever(exchange, sync_interval_s))
+        task = asyncio.create_task(sync_forever(exchange, sync_interval_s))
         try:
             yield
         finally:
@@ -55,13 +55,14 @@ def create_app(exchange: PaperExchange, *, sync_interval_s: float = SYNC_INTERVA
     )
 
 
-async def _sync_forever(exchange: PaperExchange, interval: float) -> None:
+async def sync_forever(exchange: PaperExchange, interval: float) -> None:
+    """Advance the exchange's session (open, close, expiry) every ``interval`` seconds."""
     while True:
         await asyncio.sleep(interval)
         try:
             exchange.sync()
         except Exception:  # keep serving; the next call retries
-            log.exception("paper broker session sync failed")
+            log.exception("paper exchange session sync failed")
 
 
 def serve(

@@ -21,6 +21,7 @@ from tradewarden.brokers.kite.fake.stream import KiteStream
 from tradewarden.brokers.paper.clock import ClockMode
 from tradewarden.brokers.paper.exchange import PaperExchange
 from tradewarden.brokers.paper.faults import DEFAULT_SEED
+from tradewarden.brokers.paper.server import sync_forever
 
 log = logging.getLogger(__name__)
 SYNC_INTERVAL_S = 0.5
@@ -32,7 +33,7 @@ def create_app(state: KiteFakeState, *, sync_interval_s: float = SYNC_INTERVAL_S
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sync_forever(state.exchange, sync_interval_s))
+        task = asyncio.create_task(sync_forever(state.exchange, sync_interval_s))
         try:
             yield
         finally:
@@ -61,15 +62,6 @@ def create_app(state: KiteFakeState, *, sync_interval_s: float = SYNC_INTERVAL_S
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_allowed, Exception: failed},
     )
-
-
-async def _sync_forever(exchange: PaperExchange, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            exchange.sync()
-        except Exception:  # keep serving; the next call retries
-            log.exception("kite fake session sync failed")
 
 
 def serve(
