@@ -1,5 +1,5 @@
 """``tradewarden users create|passwd|list``, ``apikeys create|list|revoke`` and
-``accounts add|list|default``."""
+``accounts add|list|default`` (and ``login``, from :mod:`tradewarden.cli.accounts_login`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tradewarden.api.auth import CACHE_TTL_S
 from tradewarden.broker_setup import paper_mode
 from tradewarden.brokers import registry
 from tradewarden.brokers.registry import OptionsError
-from tradewarden.cli import CliError
+from tradewarden.cli import CliError, accounts_login
 from tradewarden.cli.common import (
     add_database_options,
     open_database,
@@ -95,6 +95,7 @@ def register(subparsers: Any) -> None:
     default.add_argument("--user", default=None, help="the account's user")
     add_database_options(default)
     default.set_defaults(handler=_default_account)
+    accounts_login.register(account_actions)
 
 
 def _valid_name(kind: str, name: str) -> str:
