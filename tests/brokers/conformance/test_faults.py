@@ -82,3 +82,19 @@ async def test_expired_session_raises_until_logged_in_again(venue: Venue) -> Non
     fresh = venue.adapter()
     assert (await only_one(fresh, tag)).broker_order_id == oid
     assert len(await fresh.order_book()) == 1
+
+
+@pytest.mark.venue_needs(Capability.ACCEPT_THEN_5XX)
+async def test_cancel_accepted_then_5xx_is_ambiguous_and_reads_back_cancelled(
+    venue: Venue,
+) -> None:
+    await open_with_price(venue)
+    adapter = venue.adapter()
+    tag = new_tag()
+    oid = await adapter.place(equity_order(venue, tag=tag))
+    await venue.inject(Fault.ACCEPT_THEN_5XX)
+    with pytest.raises(AmbiguousError):
+        await adapter.cancel(oid)
+    await venue.clear_faults()
+    seen = await only_one(adapter, tag)
+    assert (seen.broker_order_id, seen.status) == (oid, S.CANCELLED)
