@@ -16,8 +16,18 @@ from tradewarden.brokers import registry
 from tradewarden.brokers.registry import AccountOptions, OptionsError
 from tradewarden.clock import utcnow
 from tradewarden.crypto import SecretBox
+from tradewarden.domain.statuses import UNSETTLED_VALUES
 from tradewarden.security import api_key_display_prefix, generate_api_key, hash_api_key
-from tradewarden.store.tables import ApiKey, BrokerAccount, FillRow, OrderEventRow, OrderRow, User
+from tradewarden.store.tables import (
+    ApiKey,
+    BrokerAccount,
+    FillRow,
+    OrderEventRow,
+    OrderRow,
+    PositionEventRow,
+    TradeRow,
+    User,
+)
 
 
 class RepositoryError(Exception):
@@ -270,6 +280,62 @@ class Accounts:
             raise RepositoryError(str(exc)) from exc
         account.credentials_encrypted = box.encrypt(json.dumps(current)) if current else None
         self.session.flush()
+
+    def update_options(self, account: BrokerAccount, box: SecretBox,
+                       given: Mapping[str, str]) -> None:
+        """Edit options: a blank plain option falls back to its default, a blank secret is left
+        unchanged. A new session secret makes a ``login_required`` account ``ready``."""
+        broker_spec = registry.spec(account.broker)
+        current: dict[str, str] = {}
+        if account.credentials_encrypted:
+            current = json.loads(box.decrypt(account.credentials_encrypted))
+        stored = dict(current)
+        plain = dict(account.options or {})
+        for key, value in given.items():
+            option = broker_spec.option(key)
+            if option is None:
+                raise RepositoryError(f"unknown option {key} for {account.broker}")
+            if option.secret:
+                if value.strip():
+                    current[key] = value
+            elif value.strip():
+                plain[key] = value
+            else:
+                plain.pop(key, None)
+        try:
+            checked = registry.validate(account.broker, {**plain, **current})
+        except OptionsError as exc:
+            raise RepositoryError(str(exc)) from exc
+        if checked.secrets and checked.secrets != stored:  # unchanged: keep the ciphertext
+            account.credentials_encrypted = box.encrypt(json.dumps(checked.secrets))
+        account.options = dict(checked.plain)
+        session_option = broker_spec.session_option
+        if (session_option and given.get(session_option, "").strip()
+                and account.state == registry.LOGIN_REQUIRED):
+            account.state, account.state_reason = registry.READY, None
+        self.session.flush()
+
+    def working_orders(self, account_id: int) -> int:
+        """How many of the account's orders are unsettled (recorded-unsent or working)."""
+        return self.session.scalar(select(func.count()).select_from(OrderRow).where(
+            OrderRow.account_id == account_id, OrderRow.status.in_(UNSETTLED_VALUES))) or 0
+
+    def remove(self, account: BrokerAccount) -> bool:
+        """Remove an account with no unsettled order: deleted when nothing refers to it (True),
+        else deactivated and disabled, keeping its history (False)."""
+        if self.working_orders(account.id):
+            raise RepositoryError(f"account {account.name} has working orders; "
+                                  "cancel them or wait until they are settled")
+        history = any(self.session.scalar(select(func.count()).select_from(table)
+                                          .where(table.account_id == account.id))
+                      for table in (OrderRow, FillRow, PositionEventRow, TradeRow))
+        if history:
+            account.is_active, account.is_default = False, False
+            account.state, account.state_reason = registry.DISABLED, "removed in Settings"
+        else:
+            self.session.delete(account)
+        self.session.flush()
+        return not history
 
 
 class Orders:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tradewarden.web.routes import (
+    brokers,
     login,
     notifications,
     orders,
@@ -15,4 +16,5 @@ from tradewarden.web.routes import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = (login.router, overview.router, orders.router, trades.router,
-                                  strategies.router, notifications.router, settings.router)
+                                  strategies.router, notifications.router, settings.router,
+                                  brokers.router)

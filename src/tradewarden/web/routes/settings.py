@@ -1,4 +1,5 @@
-"""Settings: API keys (create shows the key once; revoke), broker accounts, the kill switch."""
+"""Settings: API keys (create shows the key once; revoke), broker accounts (real brokers'
+routes are in :mod:`tradewarden.web.routes.brokers`), the kill switch."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tradewarden.web import queries
 from tradewarden.web.access import CheckedForm, SessionDep, path_id, services_of
 from tradewarden.web.errors import not_found
 from tradewarden.web.render import page
+from tradewarden.web.routes import brokers
 from tradewarden.web.sessions import SessionInfo
 
 router = APIRouter(include_in_schema=False)
@@ -24,25 +26,30 @@ MAX_CASH = Decimal("1e12")
 NAME_RULE = "1-64 letters, digits, '_', '.', '-' (starting with a letter or digit)"
 
 
-def _load(services: Services, user_id: int) -> dict[str, Any]:
+def _load(services: Services, user_id: int, csrf_token: str) -> dict[str, Any]:
     with services.db.read() as session:
+        accounts = queries.accounts(session, user_id)
         return {"keys": ApiKeys(session).all(user_id),
-                "accounts": queries.accounts(session, user_id),
+                "accounts": accounts,
+                "account_views": brokers.account_views(accounts, csrf_token),
+                "broker_forms": brokers.broker_forms(),
+                "broker_notices": brokers.NOTICES,
+                "option_field": brokers.option_field,
                 "paper_mode": paper_mode(services.settings)}
 
 
-async def _settings_page(request: Request, session: SessionInfo, *, status: int = 200,
+async def settings_page(request: Request, session: SessionInfo, *, status: int = 200,
                          errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
                          new_key: IssuedKey | None = None) -> Response:
     services = services_of(request)
-    loaded = await services.db.run(_load, services, session.user_id)
+    loaded = await services.db.run(_load, services, session.user_id, session.csrf_token)
     return page(request, "settings.html", active="settings", status=status,
                 errors=errors or {}, values=values or {}, new_key=new_key, **loaded)
 
 
 @router.get("/settings")
 async def settings(request: Request, session: SessionDep) -> Response:
-    return await _settings_page(request, session)
+    return await settings_page(request, session)
 
 
 
@@ -50,7 +57,7 @@ async def settings(request: Request, session: SessionDep) -> Response:
 async def create_key(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     name = form.get("key_name") or "dashboard"
     if not NAME_PATTERN.match(name):
-        return await _settings_page(request, session, status=422, values={"key_name": name},
+        return await settings_page(request, session, status=422, values={"key_name": name},
                                     errors={"key_name": f"use {NAME_RULE}"})
     services = services_of(request)
 
@@ -61,7 +68,7 @@ async def create_key(request: Request, session: SessionDep, form: CheckedForm) -
             return ApiKeys(db_session).create(user, name=name)
 
     issued = await services.db.run(write)
-    return await _settings_page(request, session, status=201, new_key=issued)
+    return await settings_page(request, session, status=201, new_key=issued)
 
 
 @router.post("/settings/apikeys/{key_id}/revoke")
@@ -99,7 +106,7 @@ async def add_account(request: Request, session: SessionDep, form: CheckedForm) 
         if cash is None or not cash.is_finite() or not 0 <= cash <= MAX_CASH:
             errors["cash"] = "enter an amount between 0 and 10^12"
     if errors:
-        return await _settings_page(request, session, status=422, errors=errors, values=values)
+        return await settings_page(request, session, status=422, errors=errors, values=values)
     services = services_of(request)
 
     def write() -> None:
@@ -111,7 +118,7 @@ async def add_account(request: Request, session: SessionDep, form: CheckedForm) 
     try:
         await services.db.run(write)
     except RepositoryError:
-        return await _settings_page(request, session, status=409, values=values,
+        return await settings_page(request, session, status=409, values=values,
                                     errors={"account_name": "that account name is taken"})
     return RedirectResponse("/settings?done=account_added", status_code=303)
 
