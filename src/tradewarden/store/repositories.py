@@ -160,6 +160,14 @@ class AccountState:
                                        if self.session_expires_at else None)}
 
 
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """What removing an account did: ``deleted`` (else retired) and the revoked keys' hashes."""
+
+    deleted: bool
+    revoked_keys: list[str]
+
+
 class Accounts:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -320,12 +328,18 @@ class Accounts:
         return self.session.scalar(select(func.count()).select_from(OrderRow).where(
             OrderRow.account_id == account_id, OrderRow.status.in_(UNSETTLED_VALUES))) or 0
 
-    def remove(self, account: BrokerAccount) -> bool:
-        """Remove an account with no unsettled order: deleted when nothing refers to it (True),
-        else deactivated and disabled, keeping its history (False)."""
+    def remove(self, account: BrokerAccount) -> Removal:
+        """Remove an account with no unsettled order: deleted when nothing refers to it, else
+        deactivated and disabled, keeping its history. API keys bound to it are revoked either
+        way (their hashes are returned for the authenticator's cache)."""
         if self.working_orders(account.id):
             raise RepositoryError(f"account {account.name} has working orders; "
                                   "cancel them or wait until they are settled")
+        bound = list(self.session.scalars(select(ApiKey.key_hash).where(
+            ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))))
+        self.session.execute(update(ApiKey).where(ApiKey.account_id == account.id,
+                                                  ApiKey.revoked_at.is_(None))
+                             .values(revoked_at=_now()))
         history = any(self.session.scalar(select(func.count()).select_from(table)
                                           .where(table.account_id == account.id))
                       for table in (OrderRow, FillRow, PositionEventRow, TradeRow))
@@ -335,7 +349,7 @@ class Accounts:
         else:
             self.session.delete(account)
         self.session.flush()
-        return not history
+        return Removal(deleted=not history, revoked_keys=bound)
 
 
 class Orders:

@@ -20,7 +20,7 @@ from tradewarden.brokers.kite.options import KiteOptions
 from tradewarden.brokers.registry import BrokerSpec, OptionsError
 from tradewarden.cli.accounts_login import LoginFailed, complete_kite_login
 from tradewarden.cli.users import NAME_PATTERN
-from tradewarden.store.repositories import Accounts, AlreadyExists, RepositoryError
+from tradewarden.store.repositories import Accounts, AlreadyExists, Removal, RepositoryError
 from tradewarden.store.tables import BrokerAccount, User
 from tradewarden.web.access import CheckedForm, SessionDep, path_id, services_of
 from tradewarden.web.errors import not_found
@@ -228,22 +228,28 @@ async def remove_account(account_id: str, request: Request, session: SessionDep,
     services = services_of(request)
     number = path_id(account_id)
 
-    def write() -> str | None:
+    def write() -> Removal | str | None:
         if number is None:
             return None
         with services.db.transaction() as db_session:
             account = db_session.get(BrokerAccount, number)
-            if account is None or account.user_id != session.user_id or not account.is_active:
+            if (account is None or account.user_id != session.user_id or not account.is_active
+                    or account.broker == "paper"):
                 return None
             try:
-                deleted = Accounts(db_session).remove(account)
+                return Accounts(db_session).remove(account)
             except RepositoryError:
                 return "broker_account_busy"
-            return "broker_account_removed" if deleted else "broker_account_retired"
 
-    done = await services.db.run(write)
-    if done is None:
+    removal = await services.db.run(write)
+    if removal is None:
         return not_found(request, "account")
+    if isinstance(removal, str):
+        done = removal
+    else:
+        for digest in removal.revoked_keys:  # refused from the next request on
+            services.auth.forget(digest)
+        done = "broker_account_removed" if removal.deleted else "broker_account_retired"
     return RedirectResponse(f"/settings?done={done}#accounts", status_code=303)
 
 
