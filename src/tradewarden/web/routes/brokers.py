@@ -265,7 +265,8 @@ async def kite_callback(request: Request, session: SessionDep) -> Response:
     def owned() -> bool:
         with services.db.read() as db_session:
             account = db_session.get(BrokerAccount, number)
-            return account is not None and account.user_id == session.user_id
+            return (account is not None and account.user_id == session.user_id
+                    and account.is_active)
 
     if number is None or not await services.db.run(owned):
         return not_found(request, "account")
