@@ -16,8 +16,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tradewarden.broker_sessions import kite_session_expiry
 from tradewarden.cli import main
-from tradewarden.cli.accounts_login import kite_session_expiry
 from tradewarden.clock import IST
 from tradewarden.store.db import Database
 from tradewarden.store.repositories import Users

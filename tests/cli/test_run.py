@@ -25,7 +25,9 @@ def _start_and_stop(tmp_path: Path, env: dict[str, str] | None = None) -> str:
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert ready.json() == {"status": "ok", "checks": {"engine": True, "database": True},
                                 "degraded": {"database_degraded": False, "price_feeds_down": 0,
-                                             "trade_state_writes_queued": 0}}
+                                             "trade_state_writes_queued": 0,
+                                             "accounts_not_ready": 0},
+                                "accounts": []}  # only accounts that are not ready
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
         process.send_signal(signal.SIGINT)  # Ctrl-C
         output, _ = process.communicate(timeout=20)

@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tradewarden.broker_sessions import LoginFailed, complete_kite_login
 from tradewarden.brokers import registry
 from tradewarden.brokers.kite.options import KiteOptions
 from tradewarden.brokers.registry import BrokerSpec, OptionsError
-from tradewarden.cli.accounts_login import LoginFailed, complete_kite_login
 from tradewarden.cli.users import NAME_PATTERN
 from tradewarden.store.repositories import Accounts, AlreadyExists, Removal, RepositoryError
 from tradewarden.store.tables import BrokerAccount, User
