@@ -4,29 +4,17 @@ that still has active trades. Through HTTP only, against real processes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.crash.harness import Stack
-from tests.trades.harness import FAST_ENV, Trading, wait_for
+from tests.trades.harness import Trading, wait_for
 
 pytestmark = pytest.mark.slow
 
 Json = dict[str, Any]
 
-
-@pytest.fixture(scope="module")
-def trading(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trading]:
-    stack = Stack(tmp_path_factory.mktemp("strategy-limits"), env=FAST_ENV)
-    stack.start_broker()
-    stack.start_service()
-    try:
-        yield Trading(stack)
-    finally:
-        stack.stop()
 
 
 def points(value: float) -> Json:

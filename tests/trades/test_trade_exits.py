@@ -4,28 +4,16 @@ paper broker whose prices the tests set (issue 6 acceptance)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tests.crash.harness import Stack
 from tests.notify.sinks import JsonSink
-from tests.trades.harness import FAST_ENV, Trading, wait_for
+from tests.trades.harness import Trading, wait_for
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def trading(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trading]:
-    stack = Stack(tmp_path_factory.mktemp("trades"), env=FAST_ENV)
-    stack.start_broker()
-    stack.start_service()
-    try:
-        yield Trading(stack)
-    finally:
-        stack.stop()
 
 
 def _open(trading: Trading, strategy: dict[str, Any], symbol: str, action: str,

@@ -4,14 +4,13 @@ dashboard's modify-levels form, against a real Tradewarden process and a paper b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.crash.harness import Stack
-from tests.trades.harness import FAST_ENV, Trading, wait_for
+from tests.trades.harness import Trading, wait_for
 from tests.web.conftest import WebStack
 from tests.web.test_security import page_token, signed_in
 
@@ -20,20 +19,6 @@ pytestmark = pytest.mark.slow
 Json = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("trades-loosen"), env=FAST_ENV)
-    stack.start_broker()
-    stack.start_service()
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def trading(stack: Stack) -> Trading:
-    return Trading(stack)
 
 
 def points(value: float) -> Json:

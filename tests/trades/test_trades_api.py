@@ -6,39 +6,23 @@ Every test uses its own symbols, so the module shares one stack."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from tests.crash.harness import API_KEY, Stack
 from tests.procs import tradewarden
-from tests.trades.harness import FAST_ENV, Trading, wait_for
+from tests.trades.harness import Trading, wait_for
+from tradewarden.clock import IST
 
 pytestmark = pytest.mark.slow
 
-IST = ZoneInfo("Asia/Kolkata")
 Json = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("trades-api"), env=FAST_ENV)
-    stack.start_broker()
-    stack.start_service()
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def trading(stack: Stack) -> Trading:
-    return Trading(stack)
 
 
 @pytest.fixture(scope="module")
